@@ -1,0 +1,80 @@
+"""The `llm-load` command: `demo` and `mock` (more subcommands land with their issues).
+
+`llm-load demo` starts the embedded mock server on a free loopback port, runs a short
+headless Locust test with the streaming chat user against it, prints the LLM summary and
+writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import llm_load
+
+__all__ = ["locustfile_path", "main"]
+
+
+def locustfile_path(name: str) -> Path:
+    """A shipped locustfile: inside the wheel, or at the repository root when editable."""
+    package = Path(llm_load.__file__).resolve().parent
+    for candidate in (package / "locustfiles", package.parent / "locustfiles"):
+        path = candidate / f"{name}.py"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"locustfile {name}.py not found next to {package}")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from llm_load.mock.process import spawn_mock
+
+    mock_args = ["--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms)]
+    with spawn_mock(*mock_args, "--tokens", str(args.max_tokens)) as mock:
+        print(f"mock server: {mock.base_url} (TTFT {args.ttft_ms} ms, ITL {args.itl_ms} ms)")
+        cmd = [
+            sys.executable, "-m", "locust", "-f", str(locustfile_path("chat")),
+            "--headless", "-u", str(args.users), "-r", str(args.users), "-t", args.run_time,
+            "-H", mock.base_url, "--model", args.model, "--max-tokens", str(args.max_tokens),
+            "--llm-json", args.llm_json, "--only-summary", "--loglevel", "WARNING",
+        ]  # fmt: skip
+        code = subprocess.call(cmd)
+    print(f"summary written to {args.llm_json}" if code == 0 else f"locust exited with {code}")
+    return code
+
+
+def _mock(argv: list[str]) -> int:
+    from llm_load.mock.cli import main as mock_main
+
+    return mock_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-load", description=llm_load.__doc__)
+    parser.add_argument("--version", action="version", version=llm_load.__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run a short headless load test against the embedded mock")
+    demo.add_argument("-u", "--users", type=int, default=8, help="concurrent users (8)")
+    demo.add_argument("-t", "--run-time", default="10s", help="test duration (10s)")
+    demo.add_argument("--model", default="mock-llm", help="mock model id (mock-llm)")
+    demo.add_argument("--max-tokens", type=int, default=64, help="output tokens per reply (64)")
+    demo.add_argument("--ttft-ms", type=float, default=50.0, help="mock time to first token")
+    demo.add_argument("--itl-ms", type=float, default=5.0, help="mock inter-token latency")
+    demo.add_argument("--llm-json", default="summary.json", help="summary path (summary.json)")
+    sub.add_parser("mock", help="run the embedded OpenAI-compatible mock server", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mock"]:
+        return _mock(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""One LLM call's outcome (`RequestRecord`) and the derived per-request metrics.
+
+Definitions (all from the client's clock, seconds since the request was sent):
+- TTFT: arrival of the first chunk carrying content, reasoning or a tool call (not the
+  headers, not a role-only chunk). Streaming only.
+- ITL: each gap between consecutive token-carrying chunks.
+- TPOT: (E2E - TTFT) / (output_tokens - 1), when at least two tokens came back.
+- E2E: from sending the request to the end of the response.
+- Output tokens/s per request: output_tokens / E2E.
+Output tokens come from the server's `usage` when it sends one; otherwise they are
+estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from llm_load.core.chat import ChatStream
+
+__all__ = ["RequestRecord", "estimate_tokens", "record_from_stream"]
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(chars: int) -> int:
+    """Rough token count of a text of `chars` characters (about 4 characters a token)."""
+    return max(1, round(chars / CHARS_PER_TOKEN)) if chars else 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """The outcome of one LLM call; times are seconds, token counts are tokens."""
+
+    model: str
+    started_at: float  # wall-clock epoch seconds when the request was sent
+    e2e_s: float
+    ttft_s: float | None = None
+    token_times_s: tuple[float, ...] = ()
+    output_tokens: int = 0
+    input_tokens: int = 0
+    usage_reported: bool = False
+    finish_reason: str | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and not self.cancelled
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return None if self.ttft_s is None else self.ttft_s * 1000.0
+
+    @property
+    def e2e_ms(self) -> float:
+        return self.e2e_s * 1000.0
+
+    @property
+    def itl_ms(self) -> list[float]:
+        times = self.token_times_s
+        return [(b - a) * 1000.0 for a, b in pairwise(times)]
+
+    @property
+    def tpot_ms(self) -> float | None:
+        if self.ttft_s is None or self.output_tokens < 2:
+            return None
+        return (self.e2e_s - self.ttft_s) * 1000.0 / (self.output_tokens - 1)
+
+    @property
+    def output_tokens_per_s(self) -> float | None:
+        if self.e2e_s <= 0 or self.output_tokens == 0:
+            return None
+        return self.output_tokens / self.e2e_s
+
+
+def _stream_error(stream: ChatStream, streamed: bool) -> tuple[str, str] | None:
+    """The failure a well-framed response still carries, if any."""
+    if stream.error is not None:
+        return "stream_error", stream.error
+    if stream.invalid_chunks:
+        return (
+            "invalid_chunk",
+            f"{stream.invalid_chunks} unparseable chunk(s), e.g. {stream.invalid_example!r}",
+        )
+    if streamed and not stream.done and stream.finish_reason is None:
+        return "incomplete_stream", "stream ended without finish_reason or [DONE]"
+    if not stream.token_times_s and not stream.content and not stream.tool_calls:
+        return "empty_response", "the response carried no content, reasoning or tool call"
+    return None
+
+
+def record_from_stream(
+    stream: ChatStream,
+    *,
+    model: str,
+    started_at: float,
+    e2e_s: float,
+    streamed: bool,
+    prompt_chars: int,
+    failure: tuple[str, str] | None = None,
+    cancelled: bool = False,
+) -> RequestRecord:
+    """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
+    if failure is None and not cancelled:
+        failure = _stream_error(stream, streamed)
+    reported = stream.completion_tokens
+    if reported is not None:
+        output = reported
+    elif streamed:
+        output = stream.token_chunks
+    else:
+        output = estimate_tokens(len(stream.content) + len(stream.reasoning))
+    times = tuple(stream.token_times_s) if streamed else ()
+    return RequestRecord(
+        model=model,
+        started_at=started_at,
+        e2e_s=e2e_s,
+        ttft_s=times[0] if times else None,
+        token_times_s=times,
+        output_tokens=output,
+        input_tokens=stream.prompt_tokens or estimate_tokens(prompt_chars),
+        usage_reported=reported is not None,
+        finish_reason=stream.finish_reason,
+        error_kind=failure[0] if failure else None,
+        error_message=failure[1] if failure else None,
+        cancelled=cancelled,
+    )

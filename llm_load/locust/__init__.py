@@ -1,0 +1,29 @@
+"""llm-load's Locust layer: options, the abstract `LLMUser` and the run's listeners.
+
+Call `install()` once in a locustfile (it is explicit and safe to call twice); nothing
+registers itself on import.
+"""
+
+from __future__ import annotations
+
+import locust
+
+from typing import Any
+
+from llm_load.locust.options import add_arguments
+from llm_load.locust.run import LLMRun, attach, llm_run
+from llm_load.locust.user import LLMUser
+
+__all__ = ["LLMRun", "LLMUser", "attach", "install", "llm_run"]
+
+_MARK = "_llm_load_installed"
+
+
+def install(events: Any = None) -> None:
+    """Register llm-load's options and listeners on Locust's `events` (idempotent)."""
+    events = events if events is not None else locust.events
+    if getattr(events, _MARK, False):
+        return
+    events.init_command_line_parser.add_listener(add_arguments)
+    events.init.add_listener(lambda environment, **_: attach(environment))
+    setattr(events, _MARK, True)

@@ -1,0 +1,73 @@
+"""llm-load's Locust command-line options (each also an `LLM_LOAD_<NAME>` env var).
+
+Registered on Locust's own parser through `init_command_line_parser`, so they show in
+`locust --help`, in `locust.conf`, in the web UI start form (the API key as a masked
+secret field) and reach workers with the master's parsed options. Nothing is read here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["add_arguments"]
+
+DEFAULT_PROMPT = "Write a short story about a robot who learns to paint."
+
+
+def add_arguments(parser: Any) -> None:
+    """Add our options to Locust's `LocustArgumentParser`."""
+    add = parser.add_argument
+    add(
+        "--model",
+        env_var="LLM_LOAD_MODEL",
+        default="",
+        help="Model id to request (default: the first id served by GET /v1/models)",
+    )
+    add(
+        "--api-key",
+        env_var="LLM_LOAD_API_KEY",
+        default="",
+        is_secret=True,
+        help="API key sent as 'Authorization: Bearer KEY' (falls back to OPENAI_API_KEY)",
+    )
+    add(
+        "--max-tokens",
+        env_var="LLM_LOAD_MAX_TOKENS",
+        type=int,
+        default=128,
+        help="max_tokens per request (output length cap)",
+    )
+    add(
+        "--prompt",
+        env_var="LLM_LOAD_PROMPT",
+        default=DEFAULT_PROMPT,
+        help="User prompt sent by the chat user",
+    )
+    add(
+        "--temperature",
+        env_var="LLM_LOAD_TEMPERATURE",
+        type=float,
+        default=None,
+        help="Sampling temperature (default: not sent, the server's default)",
+    )
+    add(
+        "--no-stream",
+        env_var="LLM_LOAD_NO_STREAM",
+        action="store_true",
+        default=False,
+        help="Send non-streaming requests (no TTFT/ITL then)",
+    )
+    add(
+        "--request-timeout",
+        env_var="LLM_LOAD_REQUEST_TIMEOUT",
+        type=float,
+        default=60.0,
+        help="Seconds without any byte from the server before a request fails (stall timeout)",
+    )
+    add(
+        "--llm-json",
+        env_var="LLM_LOAD_LLM_JSON",
+        default="",
+        include_in_web_ui=False,
+        help="Write the LLM run summary (summary.json schema) to this path when the test stops",
+    )

@@ -1,0 +1,147 @@
+"""One run's LLM state on a Locust environment, and the listeners that keep it.
+
+`attach(environment)` creates the `LLMRun` (settings, the `MetricsBook`, start time) and
+wires every listener in one place: settings resolved at `test_start`; workers ship their
+book in `report_to_master` (then reset) and once more when they stop; the master merges
+in `worker_report`; the local runner or the master writes the summary and prints the
+table at `test_stop` (again at `quitting` if late worker reports arrived after it).
+"""
+
+from __future__ import annotations
+
+from locust.runners import MasterRunner, WorkerRunner
+
+import logging
+import time
+from typing import Any
+
+import requests
+
+from llm_load.core.metrics import MetricsBook
+from llm_load.core.summary import build_summary, write_summary
+from llm_load.locust.settings import Settings
+from llm_load.report.console import print_summary
+
+__all__ = ["LLMRun", "attach", "llm_run"]
+
+log = logging.getLogger("llm_load")
+FINAL_REPORT = "llm_load_final_report"
+REPORT_KEY = "llm_load"
+
+
+class LLMRun:
+    """The LLM side of one Locust environment: settings, metrics and summary."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.book = MetricsBook()
+        self.settings = Settings.from_options(environment.parsed_options, environment.host or "")
+        self.model = self.settings.model
+        self.started_wall: float | None = None
+        self.started_perf = 0.0
+        self.stopped_perf: float | None = None
+        self.unsaved = False
+
+    # -- lifecycle -------------------------------------------------------------------
+    def on_test_start(self, **_: Any) -> None:
+        env = self.environment
+        self.settings = Settings.from_options(env.parsed_options, env.host or "")
+        self.book.reset()
+        self.started_wall = time.time()
+        self.started_perf = time.perf_counter()
+        self.stopped_perf = None
+        if not isinstance(env.runner, MasterRunner):
+            self.model = self.settings.model or discover_model(self.settings)
+
+    def on_test_stop(self, **_: Any) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(FINAL_REPORT, self.book.to_dict())
+            self.book.reset()
+            return
+        self.stopped_perf = time.perf_counter()
+        self.finish()
+
+    def on_quitting(self, **_: Any) -> None:
+        if self.unsaved and not isinstance(self.environment.runner, WorkerRunner):
+            self.finish(show=False)
+
+    # -- distributed -----------------------------------------------------------------
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        data[REPORT_KEY] = self.book.to_dict()
+        self.book.reset()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        if REPORT_KEY in data:
+            self.merge(data[REPORT_KEY])
+
+    def merge(self, wire: dict[str, Any]) -> None:
+        other = MetricsBook.from_dict(wire)
+        if not other.empty:
+            self.book.merge(other)
+            self.unsaved = self.stopped_perf is not None
+
+    # -- results ---------------------------------------------------------------------
+    @property
+    def duration_s(self) -> float:
+        end = self.stopped_perf if self.stopped_perf is not None else time.perf_counter()
+        return max(0.0, end - self.started_perf) if self.started_wall else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return build_summary(
+            self.book,
+            started_at=self.started_wall or time.time(),
+            duration_s=self.duration_s,
+            target=self.settings.host,
+            settings=self.settings.public(),
+        )
+
+    def finish(self, show: bool = True) -> None:
+        """Write `--llm-json` and print the table."""
+        summary = self.summary()
+        self.unsaved = False
+        if self.settings.llm_json:
+            write_summary(summary, self.settings.llm_json)
+            log.info("LLM summary written to %s", self.settings.llm_json)
+        if show:
+            print_summary(summary)
+
+
+def discover_model(settings: Settings) -> str:
+    """The first model id served by `GET /v1/models`, or "" (requests then fail visibly)."""
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    try:
+        resp = requests.get(settings.base_url + "/models", headers=headers, timeout=10)
+        resp.raise_for_status()
+        return str(resp.json()["data"][0]["id"])
+    except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:
+        log.error("--model not given and GET %s/models failed: %s", settings.base_url, error)
+        return ""
+
+
+def llm_run(environment: Any) -> LLMRun:
+    """The environment's `LLMRun`; a clear error when `install()` was not called."""
+    run = getattr(environment, "llm_load", None)
+    if run is None:
+        raise RuntimeError(
+            "llm-load is not installed: call llm_load.locust.install() in your locustfile"
+        )
+    return run
+
+
+def attach(environment: Any) -> LLMRun:
+    """Create the environment's `LLMRun` and wire all its listeners (idempotent)."""
+    existing = getattr(environment, "llm_load", None)
+    if existing is not None:
+        return existing
+    run = LLMRun(environment)
+    environment.llm_load = run
+    events = environment.events
+    events.test_start.add_listener(run.on_test_start)
+    events.test_stop.add_listener(run.on_test_stop)
+    events.quitting.add_listener(run.on_quitting)
+    events.report_to_master.add_listener(run.on_report_to_master)
+    events.worker_report.add_listener(run.on_worker_report)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(FINAL_REPORT, lambda msg, **_: run.merge(msg.data))
+    return run

@@ -1,0 +1,79 @@
+"""Settings of a run, resolved once at `test_start` from Locust's parsed options.
+
+Workers receive the master's parsed options just before `test_start`, so resolving here
+(never at import) gives every process the same view. The API key falls back to
+`OPENAI_API_KEY`; `key_source` says where it came from without revealing it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llm_load.core.endpoint import api_base, redact
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What every LLM user of a run needs; `api_key` is never printed (see `public`)."""
+
+    host: str
+    model: str
+    api_key: str
+    key_source: str
+    max_tokens: int | None
+    prompt: str
+    temperature: float | None
+    stream: bool
+    request_timeout_s: float
+    llm_json: str
+
+    @property
+    def base_url(self) -> str:
+        """The canonical `/v1` base URL of the target."""
+        return api_base(self.host)
+
+    @classmethod
+    def from_options(
+        cls, options: Any, host: str, environ: Mapping[str, str] = os.environ
+    ) -> Settings:
+        key, source = _resolve_key(getattr(options, "api_key", "") or "", environ)
+        max_tokens = getattr(options, "max_tokens", None)
+        return cls(
+            host=host,
+            model=getattr(options, "model", "") or "",
+            api_key=key,
+            key_source=source,
+            max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
+            prompt=getattr(options, "prompt", "") or "",
+            temperature=getattr(options, "temperature", None),
+            stream=not getattr(options, "no_stream", False),
+            request_timeout_s=float(getattr(options, "request_timeout", 60.0) or 60.0),
+            llm_json=getattr(options, "llm_json", "") or "",
+        )
+
+    def public(self) -> dict[str, Any]:
+        """The settings as shown in summaries and logs, with the key redacted."""
+        return {
+            "host": self.host,
+            "model": self.model,
+            "api_key": redact(self.api_key) if self.api_key else "(none)",
+            "api_key_source": self.key_source,
+            "max_tokens": self.max_tokens,
+            "prompt_chars": len(self.prompt),
+            "temperature": self.temperature,
+            "stream": self.stream,
+            "request_timeout_s": self.request_timeout_s,
+        }
+
+
+def _resolve_key(flag_value: str, environ: Mapping[str, str]) -> tuple[str, str]:
+    if flag_value:
+        return flag_value, "--api-key / LLM_LOAD_API_KEY"
+    if environ.get("OPENAI_API_KEY"):
+        return environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
+    return "", "none"

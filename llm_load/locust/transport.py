@@ -1,0 +1,91 @@
+"""Reading a FastHttpUser response body in blocks: the one place that knows geventhttpclient.
+
+geventhttpclient's `read(n)` waits for n bytes, and `readline()` costs a call per SSE
+line; a streaming load client wants "everything that has arrived, one `recv` per wake".
+`read_sse` does that on the response's own socket and parser, then hands each block to the
+SSE decoder, stamping one arrival time per block. `abandon` closes a connection whose
+response was not read to the end, so it never returns to the keep-alive pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from llm_load.core.sse import SSEDecoder
+
+__all__ = ["RECV_BYTES", "StreamClosed", "abandon", "read_body", "read_sse"]
+
+RECV_BYTES = 65536
+MAX_ERROR_BODY = 64 * 1024
+
+
+class StreamClosed(Exception):
+    """The server closed the connection before the response was complete."""
+
+
+def _pump(raw: Any, on_block: Callable[[bytes], None], limit: int | None = None) -> None:
+    """Feed `on_block` with body bytes as they arrive until the message is complete."""
+    buf = raw._body_buffer
+    seen = 0
+    try:
+        while True:
+            if buf:
+                block = bytes(buf)
+                del buf[:]
+                seen += len(block)
+                on_block(block)
+            if raw.message_complete or (limit is not None and seen >= limit):
+                return
+            sock = raw._sock
+            if sock is None:
+                raise StreamClosed("connection released before the end of the response")
+            data = sock.recv(RECV_BYTES)
+            if not data:
+                raise StreamClosed("server closed the connection before the end of the response")
+            raw.feed(data)
+    except BaseException:
+        abandon(raw)
+        raise
+
+
+def read_sse(response: Any, add: Callable[[bytes, float], None], t0: float) -> None:
+    """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends."""
+    decoder = SSEDecoder()
+    feed = decoder.feed
+    clock = perf_counter
+
+    def on_block(block: bytes) -> None:
+        t = clock() - t0
+        for payload in feed(block):
+            add(payload, t)
+
+    _pump(response._response, on_block)
+    for payload in decoder.flush():
+        add(payload, clock() - t0)
+
+
+def read_body(response: Any, limit: int | None = None) -> bytes:
+    """The whole body (or its first `limit` bytes, closing the connection after)."""
+    parts: list[bytes] = []
+    raw = response._response
+    if raw is None:
+        return b""
+    _pump(raw, parts.append, limit)
+    if not raw.message_complete:
+        abandon(raw)
+    return b"".join(parts)
+
+
+def abandon(raw: Any) -> None:
+    """Close the connection of a response that was not read to its end."""
+    sock, pool = getattr(raw, "_sock", None), getattr(raw, "_pool", None)
+    raw._sock = None
+    raw._pool = None
+    if sock is None:
+        return
+    if pool is not None:
+        pool.release_socket(sock)
+    else:
+        sock.close()

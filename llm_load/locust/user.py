@@ -1,0 +1,177 @@
+"""`LLMUser`: an abstract Locust user that sends OpenAI-compatible chat completions.
+
+The only network I/O of llm-load's Locust layer. One LLM call is one Locust request
+(response_time = end-to-end ms, response_length = output tokens); TTFT, ITL and token
+counts go to the run's `MetricsBook` through a `RequestRecord`. The network loop only
+stamps times and delegates parsing to `llm_load.core`.
+"""
+
+from __future__ import annotations
+
+from locust import FastHttpUser, task
+from locust.exception import CatchResponseError
+
+import socket
+import ssl
+import time
+from time import perf_counter
+from typing import Any
+
+from gevent import GreenletExit
+from orjson import dumps
+
+from llm_load.core.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.errors import body_message
+from llm_load.core.record import RequestRecord, record_from_stream
+from llm_load.locust.run import llm_run
+from llm_load.locust.transport import MAX_ERROR_BODY, StreamClosed, read_body, read_sse
+
+__all__ = ["LLMUser", "failure_kind"]
+
+ALL_STATUS_CODES = frozenset(range(100, 600))
+
+
+def failure_kind(error: BaseException) -> str:
+    """A short, stable name for a transport-level failure."""
+    if isinstance(error, socket.gaierror):
+        return "dns_error"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(error, ssl.SSLError):
+        return "tls_error"
+    if isinstance(error, StreamClosed | ConnectionResetError | BrokenPipeError):
+        return "connection_closed"
+    return "connection_error"
+
+
+class LLMUser(FastHttpUser):
+    """Streams chat completions from `--host` with the run's settings.
+
+    Subclass it in a locustfile (it is abstract); override `messages()` to change what is
+    sent, or call `chat_completion()` from your own tasks.
+    """
+
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        self.llm = llm_run(environment)
+        settings = self.llm.settings
+        self.network_timeout = settings.request_timeout_s
+        self.connection_timeout = settings.request_timeout_s
+        super().__init__(environment)
+        # Every status is a response to read (error bodies carry the server's message);
+        # geventhttpclient would otherwise raise and drop the body before we see it.
+        self.client.client.valid_response_codes = ALL_STATUS_CODES
+        self._path = settings.base_url + "/chat/completions"
+        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        if settings.api_key:
+            self._headers["Authorization"] = f"Bearer {settings.api_key}"
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages of the next request (default: the `--prompt`)."""
+        return [{"role": "user", "content": self.llm.settings.prompt}]
+
+    @task
+    def chat(self) -> None:
+        self.chat_completion(self.messages())
+
+    def chat_completion(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> RequestRecord:
+        """Send one chat completion, record it, and return its record."""
+        s = self.llm.settings
+        model = model or self.llm.model
+        body = chat_request_body(
+            model,
+            messages,
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            stream=s.stream,
+            extra=extra,
+        )
+        chat = ChatStream()
+        name = f"chat {model}"
+        started_at = time.time()
+        t0 = perf_counter()
+        resp = None
+        try:
+            resp = self.client.request(
+                "POST",
+                self._path,
+                name=name,
+                data=dumps(body),
+                headers=self._headers,
+                stream=True,
+                catch_response=True,
+            )
+            failure = self._read(resp, chat, t0, s.stream)
+        except GreenletExit:  # the test is stopping: count it apart, never as a failure
+            self._record(chat, model, started_at, t0, messages, None, cancelled=True)
+            raise
+        except Exception as error:  # any transport fault becomes a precise failure kind
+            failure = (failure_kind(error), str(error) or type(error).__name__)
+        record = self._record(chat, model, started_at, t0, messages, failure)
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=name,
+            response_time=record.e2e_ms,
+            response_length=record.output_tokens,
+            response=resp,
+            context=self.context(),
+            exception=None
+            if record.ok
+            else CatchResponseError(f"{record.error_kind}: {record.error_message}"),
+            start_time=started_at,
+            url=self._path,
+        )
+        return record
+
+    def _read(self, resp: Any, chat: ChatStream, t0: float, stream: bool) -> tuple[str, str] | None:
+        """Read the response into `chat`; an HTTP-level failure as (kind, message)."""
+        if resp.status_code == 0:
+            error = getattr(resp, "error", None) or ConnectionError("no response")
+            return failure_kind(error), str(error) or type(error).__name__
+        if resp.status_code >= 300:
+            body = read_body(resp, MAX_ERROR_BODY)
+            return f"http_{resp.status_code}", body_message(body)
+        ctype = (resp.headers.get("content-type") or "").lower()
+        if stream and "text/event-stream" in ctype:
+            read_sse(resp, chat.add, t0)
+            return None
+        body = read_body(resp)
+        if stream:
+            return "not_sse", f"expected text/event-stream, got {ctype!r}: {body_message(body)}"
+        try:
+            chat.add_completion(json_loads(body))
+        except ValueError:
+            return "invalid_json", f"response is not JSON: {body_message(body)}"
+        return None
+
+    def _record(
+        self,
+        chat: ChatStream,
+        model: str,
+        started_at: float,
+        t0: float,
+        messages: list[dict[str, Any]],
+        failure: tuple[str, str] | None,
+        cancelled: bool = False,
+    ) -> RequestRecord:
+        record = record_from_stream(
+            chat,
+            model=model,
+            started_at=started_at,
+            e2e_s=perf_counter() - t0,
+            streamed=self.llm.settings.stream,
+            failure=failure,
+            cancelled=cancelled,
+            prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
+        )
+        self.llm.book.add(record)
+        return record

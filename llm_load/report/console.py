@@ -1,0 +1,67 @@
+"""The end-of-run LLM table for the terminal, rendered with rich from a summary dict.
+
+Readable in 100 columns; plain text (no colour codes) when stdout is not a terminal, as
+in CI logs. Latencies in ms, rates per second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["print_summary", "summary_table"]
+
+PERCENTILES = ("p50", "p90", "p99")
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _dist(stats: dict[str, Any]) -> str:
+    return " / ".join(_ms(stats.get(p)) for p in PERCENTILES)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """One row per model plus a total row when there are several models."""
+    table = Table(
+        title=f"LLM summary  ({summary['duration_s']:.1f} s, {summary['target']})",
+        caption="latencies in ms: p50 / p90 / p99;  ITL and TPOT means in ms",
+        title_justify="left",
+    )
+    for header in ("model", "reqs", "fail", "req/s", "TTFT", "ITL", "TPOT", "E2E", "out tok/s"):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    rows = list(summary["by_model"].items())
+    if len(rows) != 1:
+        rows.append(("all models", summary["totals"]))
+    for name, m in rows:
+        table.add_row(
+            name,
+            f"{m['requests']:,}",
+            f"{m['failures']:,}",
+            f"{m['requests_per_s']:.2f}",
+            _dist(m["ttft_ms"]),
+            _ms(m["itl_ms"]["mean"]),
+            _ms(m["tpot_ms"]["mean"]),
+            _dist(m["e2e_ms"]),
+            f"{m['output_tokens_per_s']:,.1f}",
+        )
+    return table
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Print the table, token accounting and errors with the server's own messages."""
+    console = console or Console(width=100, highlight=False)
+    console.print(summary_table(summary))
+    totals = summary["totals"]
+    console.print(
+        f"tokens: {totals['input_tokens']:,} in, {totals['output_tokens']:,} out "
+        f"(usage reported for {totals['usage_reported']:,} requests, "
+        f"estimated for {totals['usage_estimated']:,}); cancelled at stop: {totals['cancelled']:,}"
+    )
+    for error in summary["errors"]:
+        console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)

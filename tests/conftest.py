@@ -1,0 +1,48 @@
+"""Shared test helpers: run Locust (and our CLI) as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process, without keys that would leak into a run."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LLM_LOAD_", "OPENAI_", "LOCUST_"))
+    }
+    env.update(extra)
+    return env
+
+
+def run_locust(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """`locust -f locustfiles/chat.py ARGS`, headless, output captured."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), "--headless", *args]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=env or clean_env()
+    )
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, -(-q * len(ordered) // 100))
+    return ordered[int(rank) - 1]
+
+
+@pytest.fixture
+def summary_path(tmp_path: Path) -> Path:
+    return tmp_path / "summary.json"
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())

@@ -1,0 +1,210 @@
+"""Headless Locust runs of locustfiles/chat.py against the mock, checked against its truth."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from llm_load.mock.process import spawn_mock
+from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank, run_locust
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def truth_gaps_mean(records: list[dict]) -> float:
+    gaps = [(r["itl_ms_mean"], r["tokens"] - 1) for r in records if r["itl_ms_mean"] is not None]
+    return sum(m * n for m, n in gaps) / sum(n for _, n in gaps)
+
+
+def test_streaming_run_matches_mock_truth(summary_path):
+    with spawn_mock("--ttft-ms", "50", "--itl-ms", "5", "--tokens", "32") as mock:
+        proc = run_locust(
+            "-u",
+            "32",
+            "-r",
+            "32",
+            "-t",
+            "8s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--max-tokens",
+            "32",
+            "--llm-json",
+            str(summary_path),
+        )
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    t = s["by_model"]["mock-llm"]
+    done = [r for r in truth if r["completed"]]
+    # every request the server saw is either counted or cancelled by the test's stop
+    assert t["requests"] + t["cancelled"] == len(truth) and t["failures"] == 0
+    assert len(done) - t["cancelled"] <= t["requests"] <= len(done)
+    assert t["usage_reported"] == t["requests"] and t["usage_estimated"] == 0
+    assert t["output_tokens"] >= 32 * t["requests"]
+    true_p50 = nearest_rank([r["ttft_ms"] for r in done], 50)
+    assert abs(t["ttft_ms"]["p50"] - true_p50) < 3, (t["ttft_ms"], true_p50)
+    assert abs(t["itl_ms"]["mean"] - truth_gaps_mean(done)) < 1
+    assert t["tpot_ms"]["p50"] == pytest.approx(5, abs=1)
+    assert s["schema"] == "llm-load/summary/v1" and s["errors"] == []
+    assert "LLM summary" in proc.stdout and "mock-llm" in proc.stdout
+
+
+def test_host_with_v1_and_model_discovery(summary_path):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = run_locust(
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "-H",
+            mock.base_url + "/v1/",
+            "--llm-json",
+            str(summary_path),
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    assert list(s["by_model"]) == ["mock-llm"] and s["totals"]["requests"] > 0
+
+
+def test_non_streaming_run(summary_path):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = run_locust(
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "-H",
+            mock.base_url,
+            "--no-stream",
+            "--model",
+            "mock-llm",
+            "--llm-json",
+            str(summary_path),
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    t = load(summary_path)["totals"]
+    assert t["requests"] > 0 and t["failures"] == 0 and t["ttft_ms"]["count"] == 0
+    assert t["output_tokens"] == 8 * t["requests"] and t["e2e_ms"]["p50"] >= 12
+
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+WRONG = "sk-wrong-NOPE-9876543210fedcba"
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in (KEY, WRONG, "SECRET-0123", "NOPE-9876"):
+            assert secret not in text
+
+
+def test_wrong_key_is_counted_with_server_message_and_never_printed(summary_path):
+    with spawn_mock("--api-key", KEY, "--ttft-ms", "5", "--itl-ms", "1") as mock:
+        proc = run_locust(
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--api-key",
+            WRONG,
+            "--llm-json",
+            str(summary_path),
+        )
+    s = load(summary_path)
+    assert proc.returncode == 1  # Locust's own code when requests failed
+    assert s["totals"]["failures"] == s["totals"]["requests"] > 0
+    assert s["errors"][0]["kind"] == "http_401" and s["errors"][0]["example"] == "Invalid API key"
+    assert "http_401: Invalid API key" in proc.stdout + proc.stderr
+    assert_no_secret(proc.stdout, proc.stderr, summary_path.read_text())
+
+
+def test_key_from_openai_env_works_and_is_redacted(summary_path):
+    with spawn_mock("--api-key", KEY, "--ttft-ms", "5", "--itl-ms", "1") as mock:
+        proc = run_locust(
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--llm-json",
+            str(summary_path),
+            env=clean_env(OPENAI_API_KEY=KEY),
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    assert s["totals"]["failures"] == 0 and s["settings"]["api_key"] == "sk-…cdef"
+    assert s["settings"]["api_key_source"] == "OPENAI_API_KEY"
+    assert_no_secret(proc.stdout, proc.stderr, summary_path.read_text())
+
+
+def test_sigterm_still_writes_the_summary(summary_path):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "10", "--tokens", "200") as mock:
+        cmd = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(CHAT_LOCUSTFILE),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "60s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--max-tokens",
+            "200",
+            "--llm-json",
+            str(summary_path),
+        ]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
+        )
+        time.sleep(5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    s = load(summary_path)
+    t = s["totals"]
+    assert t["requests"] >= 4 and t["cancelled"] == 4 and t["failures"] == 0, (out, err)
+    assert 3 < s["duration_s"] < 10
+
+
+def test_demo_command(tmp_path):
+    out = tmp_path / "demo.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "llm_load.cli", "demo", "-t", "3s", "--llm-json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LLM summary" in proc.stdout and "TTFT" in proc.stdout
+    s = load(out)
+    assert s["totals"]["requests"] > 0 and s["totals"]["failures"] == 0
+    assert 40 < s["totals"]["ttft_ms"]["p50"] < 70

@@ -1,0 +1,155 @@
+"""ChatStream accumulation: content, reasoning, tool calls, usage, errors, non-streaming."""
+
+import json
+
+import pytest
+
+from llm_load.core.chat import ChatStream, chat_request_body
+
+
+def chunk(delta=None, finish=None, usage=None, choices=True) -> bytes:
+    obj = {"object": "chat.completion.chunk", "choices": []}
+    if choices:
+        obj["choices"] = [{"index": 0, "delta": delta or {}, "finish_reason": finish}]
+    if usage:
+        obj["usage"] = usage
+    return json.dumps(obj).encode()
+
+
+def test_role_chunk_is_not_a_token_and_content_is():
+    s = ChatStream()
+    s.add(chunk({"role": "assistant", "content": ""}), 0.001)
+    s.add(chunk({"content": None}), 0.002)
+    assert s.token_times_s == [] and s.role_seen
+    s.add(chunk({"content": "Hel"}), 0.050)
+    s.add(chunk({"content": 'lo "x"\n'}), 0.055)
+    assert s.token_times_s == [0.050, 0.055]
+    assert s.content == 'Hello "x"\n'
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_reasoning_counts_as_first_token(field):
+    s = ChatStream()
+    s.add(chunk({field: "thinking"}), 0.01)
+    s.add(chunk({"content": "answer"}), 0.02)
+    assert s.token_times_s == [0.01, 0.02]
+    assert s.reasoning == "thinking" and s.content == "answer"
+
+
+def test_finish_usage_and_done():
+    s = ChatStream()
+    s.add(chunk({"content": "a"}), 0.1)
+    s.add(chunk({}, finish="length"), 0.2)
+    s.add(chunk(usage={"prompt_tokens": 7, "completion_tokens": 1}, choices=False), 0.2)
+    s.add(b"[DONE]", 0.2)
+    assert (s.finish_reason, s.prompt_tokens, s.completion_tokens, s.done) == ("length", 7, 1, True)
+    assert s.token_times_s == [0.1]
+
+
+def test_tool_call_deltas_merge_by_index():
+    s = ChatStream()
+    first = {
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "c0",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ]
+    }
+    s.add(chunk(first), 0.1)
+    s.add(
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": '{"tz"'},
+                    }
+                ]
+            }
+        ),
+        0.11,
+    )
+    s.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Par'}}]}), 0.12)
+    s.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'is"}'}}]}), 0.13)
+    s.add(chunk({"tool_calls": [{"index": 1, "function": {"arguments": ': "UTC"}'}}]}), 0.14)
+    calls = s.tool_calls
+    assert [c["function"]["name"] for c in calls] == ["get_weather", "get_time"]
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
+    assert json.loads(calls[1]["function"]["arguments"]) == {"tz": "UTC"}
+    assert calls[0]["id"] == "c0" and s.token_chunks == 5
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"error": {"message": "overloaded", "code": 503}}', "overloaded"),
+        (b'{"error": "boom"}', "boom"),
+    ],
+)
+def test_in_stream_error(payload, message):
+    s = ChatStream()
+    s.add(payload, 0.1)
+    assert s.error == message
+
+
+def test_invalid_chunks_are_counted_not_raised():
+    s = ChatStream()
+    s.add(b"{not json", 0.1)
+    s.add(b"[1, 2]", 0.2)
+    assert s.invalid_chunks == 2 and s.invalid_example == "{not json"
+
+
+def test_non_streaming_completion():
+    s = ChatStream()
+    s.add_completion(
+        {
+            "choices": [
+                {"message": {"role": "assistant", "content": "hi there"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+        }
+    )
+    assert (s.content, s.finish_reason, s.completion_tokens, s.done) == (
+        "hi there",
+        "stop",
+        2,
+        True,
+    )
+    assert s.token_times_s == []
+
+
+def test_non_streaming_error_and_empty_shapes():
+    s = ChatStream()
+    s.add_completion({"error": {"message": "bad"}})
+    assert s.error == "bad"
+    s = ChatStream()
+    s.add_completion({"choices": []})
+    assert s.error == "response has no choices"
+
+
+def test_request_body():
+    body = chat_request_body(
+        "m",
+        [{"role": "user", "content": "x"}],
+        max_tokens=5,
+        temperature=0.0,
+        stream=True,
+        extra={"top_p": 0.9},
+    )
+    assert body == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": True,
+        "max_tokens": 5,
+        "temperature": 0.0,
+        "stream_options": {"include_usage": True},
+        "top_p": 0.9,
+    }
+    assert "stream_options" not in chat_request_body(
+        "m", [], max_tokens=None, temperature=None, stream=False
+    )

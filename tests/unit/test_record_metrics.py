@@ -1,0 +1,144 @@
+"""RequestRecord's derived metrics and the MetricsBook's accounting and exact merge."""
+
+import json
+import random
+
+import pytest
+
+from llm_load.core.chat import ChatStream
+from llm_load.core.metrics import MetricsBook
+from llm_load.core.record import RequestRecord, record_from_stream
+
+
+def streamed(times, usage_tokens=None, done=True, finish="stop") -> ChatStream:
+    s = ChatStream()
+    for t in times:
+        s.add(json.dumps({"choices": [{"delta": {"content": "w"}}]}).encode(), t)
+    s.add(json.dumps({"choices": [{"delta": {}, "finish_reason": finish}]}).encode(), times[-1])
+    if usage_tokens is not None:
+        s.add(
+            json.dumps(
+                {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": usage_tokens}}
+            ).encode(),
+            1,
+        )
+    if done:
+        s.add(b"[DONE]", times[-1])
+    return s
+
+
+def test_derived_metrics():
+    s = streamed([0.050, 0.055, 0.060, 0.070], usage_tokens=4)
+    r = record_from_stream(s, model="m", started_at=0, e2e_s=0.080, streamed=True, prompt_chars=40)
+    assert r.ok and r.usage_reported and r.input_tokens == 9
+    assert r.ttft_ms == pytest.approx(50)
+    assert r.itl_ms == pytest.approx([5, 5, 10])
+    assert r.tpot_ms == pytest.approx((80 - 50) / 3)
+    assert r.output_tokens_per_s == pytest.approx(4 / 0.080)
+
+
+def test_tokens_estimated_without_usage():
+    s = streamed([0.1, 0.2, 0.3])
+    r = record_from_stream(s, model="m", started_at=0, e2e_s=0.4, streamed=True, prompt_chars=40)
+    assert (r.output_tokens, r.usage_reported, r.input_tokens) == (3, False, 10)
+
+
+@pytest.mark.parametrize(
+    ("chat", "kind"),
+    [
+        (streamed([0.1], done=False, finish=None), "incomplete_stream"),
+        (ChatStream(), "incomplete_stream"),
+    ],
+)
+def test_stream_failures(chat, kind):
+    r = record_from_stream(chat, model="m", started_at=0, e2e_s=1, streamed=True, prompt_chars=0)
+    assert r.error_kind == kind and not r.ok
+
+
+def test_empty_but_complete_stream_is_a_failure():
+    s = ChatStream()
+    s.add(b"[DONE]", 0.1)
+    r = record_from_stream(s, model="m", started_at=0, e2e_s=1, streamed=True, prompt_chars=0)
+    assert r.error_kind == "empty_response"
+
+
+def test_partial_stream_keeps_ttft_and_tokens_on_failure():
+    s = streamed([0.05, 0.06], done=False, finish=None)
+    r = record_from_stream(
+        s,
+        model="m",
+        started_at=0,
+        e2e_s=0.1,
+        streamed=True,
+        prompt_chars=0,
+        failure=("connection_closed", "closed"),
+    )
+    book = MetricsBook()
+    book.add(r)
+    m = book.by_model["m"]
+    assert (m.requests, m.failures, m.output_tokens, m.ttft_ms.count, m.e2e_ms.count) == (
+        1,
+        1,
+        2,
+        1,
+        0,
+    )
+    assert book.error_list() == [{"kind": "connection_closed", "count": 1, "example": "closed"}]
+
+
+def test_cancelled_is_not_a_failure():
+    book = MetricsBook()
+    book.add(RequestRecord(model="m", started_at=0, e2e_s=0.1, output_tokens=3, cancelled=True))
+    m = book.by_model["m"]
+    assert (m.requests, m.failures, m.cancelled, m.output_tokens) == (0, 0, 1, 3)
+    assert book.errors == {}
+
+
+def random_record(rng: random.Random) -> RequestRecord:
+    n = rng.randint(0, 20)
+    ttft = rng.uniform(0.01, 2)
+    times = tuple(ttft + i * rng.uniform(0.001, 0.05) for i in range(n))
+    fail = rng.random() < 0.1
+    return RequestRecord(
+        model=rng.choice(["a", "b", "c"]),
+        started_at=0,
+        e2e_s=(times[-1] if times else 0.5) + 0.01,
+        ttft_s=times[0] if times else None,
+        token_times_s=times,
+        output_tokens=n,
+        input_tokens=rng.randint(1, 100),
+        usage_reported=rng.random() < 0.5,
+        error_kind=rng.choice(["http_500", "timeout"]) if fail else None,
+        error_message="boom" if fail else None,
+        cancelled=rng.random() < 0.05,
+    )
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_merged_worker_books_equal_one_book(workers):
+    rng = random.Random(workers)
+    records = [random_record(rng) for _ in range(2000)]
+    whole = MetricsBook()
+    parts = [MetricsBook() for _ in range(workers)]
+    for rec in records:
+        whole.add(rec)
+        rng.choice(parts).add(rec)
+    merged = MetricsBook()
+    for part in parts:  # through the wire format, as Locust workers send it
+        merged.merge(MetricsBook.from_dict(json.loads(json.dumps(part.to_dict()))))
+    a, b = whole.totals().summary(10.0), merged.totals().summary(10.0)
+    for key in (
+        "requests",
+        "failures",
+        "cancelled",
+        "input_tokens",
+        "output_tokens",
+        "usage_reported",
+        "usage_estimated",
+    ):
+        assert a[key] == b[key]
+    for hist in ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "request_output_tokens_per_s"):
+        for stat in ("count", "p50", "p90", "p95", "p99", "max"):
+            assert a[hist][stat] == b[hist][stat], (hist, stat)
+        assert a[hist]["mean"] == pytest.approx(b[hist]["mean"])
+    assert whole.error_list()[0]["count"] == merged.error_list()[0]["count"]
