@@ -71,3 +71,12 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="Write the LLM run summary (summary.json schema) to this path when the test stops",
     )
+    add(
+        "--stream-reader",
+        env_var="LLM_LOAD_STREAM_READER",
+        choices=("reactor", "greenlet"),
+        default="reactor",
+        include_in_web_ui=False,
+        help="How streams are read: one epoll reactor per process with batched wake-ups "
+        "(reactor, default) or each user's greenlet reading its own socket (greenlet)",
+    )

@@ -19,6 +19,7 @@ import requests
 
 from llm_load.core.metrics import MetricsBook
 from llm_load.core.summary import build_summary, write_summary
+from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.settings import Settings
 from llm_load.report.console import print_summary
 
@@ -41,6 +42,7 @@ class LLMRun:
         self.started_perf = 0.0
         self.stopped_perf: float | None = None
         self.unsaved = False
+        self.reactor: StreamReactor | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -52,6 +54,14 @@ class LLMRun:
         self.stopped_perf = None
         if not isinstance(env.runner, MasterRunner):
             self.model = self.settings.model or discover_model(self.settings)
+            self._start_reactor()
+
+    def _start_reactor(self) -> None:
+        if self.reactor is not None:
+            self.reactor.close()
+            self.reactor = None
+        if self.settings.stream_reader == "reactor":
+            self.reactor = StreamReactor(idle_timeout_s=self.settings.request_timeout_s)
 
     def on_test_stop(self, **_: Any) -> None:
         runner = self.environment.runner

@@ -31,6 +31,7 @@ class Settings:
     stream: bool
     request_timeout_s: float
     llm_json: str
+    stream_reader: str = "reactor"
 
     @property
     def base_url(self) -> str:
@@ -54,6 +55,7 @@ class Settings:
             stream=not getattr(options, "no_stream", False),
             request_timeout_s=float(getattr(options, "request_timeout", 60.0) or 60.0),
             llm_json=getattr(options, "llm_json", "") or "",
+            stream_reader=getattr(options, "stream_reader", "reactor") or "reactor",
         )
 
     def public(self) -> dict[str, Any]:

@@ -50,20 +50,32 @@ def _pump(raw: Any, on_block: Callable[[bytes], None], limit: int | None = None)
         raise
 
 
-def read_sse(response: Any, add: Callable[[bytes, float], None], t0: float) -> None:
-    """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends."""
+def read_sse(
+    response: Any, add: Callable[[bytes, float], None], t0: float, reactor: Any = None
+) -> None:
+    """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends.
+
+    With a `StreamReactor`, the reactor greenlet reads the socket (batched wake-ups);
+    without, this greenlet does, one `recv` per wake."""
     decoder = SSEDecoder()
     feed = decoder.feed
-    clock = perf_counter
 
-    def on_block(block: bytes) -> None:
-        t = clock() - t0
+    def on_block(block: bytes, now: float) -> None:
+        t = now - t0
         for payload in feed(block):
             add(payload, t)
 
-    _pump(response._response, on_block)
+    raw = response._response
+    if reactor is None:
+        _pump(raw, lambda block: on_block(block, perf_counter()))
+    else:
+        try:
+            reactor.read(raw, on_block)
+        except BaseException:
+            abandon(raw)
+            raise
     for payload in decoder.flush():
-        add(payload, clock() - t0)
+        add(payload, perf_counter() - t0)
 
 
 def read_body(response: Any, limit: int | None = None) -> bytes:

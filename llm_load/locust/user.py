@@ -142,7 +142,7 @@ class LLMUser(FastHttpUser):
             return f"http_{resp.status_code}", body_message(body)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            read_sse(resp, chat.add, t0)
+            read_sse(resp, chat.add, t0, self.llm.reactor)
             return None
         body = read_body(resp)
         if stream:

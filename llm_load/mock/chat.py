@@ -1,0 +1,242 @@
+"""Chat completions: request validation and the timed replies (streamed and non-streamed).
+
+A streamed reply keeps exactly one pending ``loop.call_at`` timer, re-armed for absolute times
+``t_first + i * itl`` (no drift); every token is one precomputed HTTP chunk and one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llm_load.mock import payload
+from llm_load.mock.config import MockConfig, MockModel
+from llm_load.mock.payload import HttpError
+from llm_load.mock.truth import TruthRecord, TruthStore
+
+if TYPE_CHECKING:
+    from llm_load.mock.server import MockProtocol, Request
+
+_perf = time.perf_counter
+
+
+class Stream:
+    """A streamed reply: one pending ``call_at`` timer, re-armed at absolute times."""
+
+    __slots__ = ("call_at", "conn", "due", "frames", "handle", "i", "itl", "jit", "n", "record")
+
+    def __init__(
+        self,
+        conn: MockProtocol,
+        record: TruthRecord,
+        frames: payload.StreamFrames,
+        itl: float,
+        jit: Callable[[], float] | None,
+    ) -> None:
+        self.conn, self.record, self.frames, self.itl, self.jit = conn, record, frames, itl, jit
+        self.n = frames.n
+        self.call_at = asyncio.get_running_loop().call_at
+        self.i, self.due = 0, 0.0
+        self.handle: asyncio.TimerHandle | None = None
+
+    def start(self, ttft: float) -> None:
+        """Write headers and the role chunk now; schedule the first token after ``ttft`` s."""
+        now = self.record.end_at = _perf()
+        self.due = asyncio.get_running_loop().time() + ttft - (now - self.record.received_at)
+        self.conn.write(self.frames.headers(not self.conn.keep_alive))
+        self.handle = self.call_at(self.due, self.tick)
+
+    def tick(self) -> None:
+        """Write token ``i`` as its own HTTP chunk and re-arm for the next one."""
+        i = self.i
+        tokens = self.frames.tokens
+        now = _perf()
+        self.conn.write(tokens[i % len(tokens)])
+        record = self.record
+        record.offsets.append(now)
+        i += 1
+        self.i = record.tokens = i
+        if i < self.n:
+            self.due += self.itl if self.jit is None else self.itl * self.jit()
+            self.handle = self.call_at(self.due, self.tick)
+            return
+        self.handle = None
+        record.end_at, record.completed = _perf(), True
+        self.conn.finish(self.frames.tail)
+
+    def abort(self) -> None:
+        """Client went away: stop the schedule; the record stays ``completed: false``."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        if self.record.offsets:
+            self.record.end_at = self.record.offsets[-1]
+
+
+class Delayed:
+    """A non-streaming reply written once, after TTFT + (N-1) * ITL."""
+
+    __slots__ = ("body", "conn", "handle", "n", "record")
+
+    def __init__(self, conn: MockProtocol, record: TruthRecord, body: bytes, n: int) -> None:
+        self.conn, self.record, self.body, self.n = conn, record, body, n
+        self.handle: asyncio.TimerHandle | None = None
+
+    def start(self, delay: float) -> None:
+        """Schedule the single write ``delay`` seconds after the request was received."""
+        loop = asyncio.get_running_loop()
+        delay -= _perf() - self.record.received_at
+        self.handle = loop.call_at(loop.time() + delay, self.fire)
+
+    def fire(self) -> None:
+        """Write the whole response."""
+        self.handle = None
+        record = self.record
+        now = _perf()
+        record.offsets.append(now)
+        record.end_at, record.tokens, record.completed = now, self.n, True
+        self.conn.finish(self.body)
+
+    def abort(self) -> None:
+        """Client went away before the reply was due."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
+class ChatJob:
+    """A validated chat-completion request."""
+
+    __slots__ = ("include_usage", "model", "n", "prompt_tokens", "reason", "stream")
+
+    def __init__(self, model: MockModel, data: dict[str, Any], tokens: int, chars: int) -> None:
+        cap = read_cap(data)
+        self.model, self.prompt_tokens = model, chars // 4 + 1
+        self.n = tokens if cap is None else min(cap, tokens)
+        self.reason = "length" if cap is not None and cap < tokens else "stop"
+        stream = data.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise HttpError(400, "'stream' must be a boolean")
+        self.stream = bool(stream)
+        options = data.get("stream_options")
+        self.include_usage = (
+            self.stream and isinstance(options, dict) and options.get("include_usage") is True
+        )
+
+
+def read_cap(data: dict[str, Any]) -> int | None:
+    """``max_completion_tokens`` (preferred) or ``max_tokens``, validated."""
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise HttpError(400, f"'{key}' must be a positive integer")
+        return value
+    return None
+
+
+def prompt_chars(messages: Any) -> int:
+    """Validate ``messages`` and count the characters of their contents."""
+    if not isinstance(messages, list) or not messages:
+        raise HttpError(400, "'messages' is required and must be a non-empty list")
+    total = 0
+    for msg in messages:
+        if not isinstance(msg, dict):
+            raise HttpError(400, "each entry of 'messages' must be an object")
+        content = msg.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(
+                len(p["text"])
+                for p in content
+                if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+    return total
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, f"Invalid JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise HttpError(400, "Request body must be a JSON object")
+    return data
+
+
+class ChatCompletions:
+    """``POST /v1/chat/completions``: validate, record, and schedule the reply."""
+
+    def __init__(
+        self, config: MockConfig, truth: TruthStore, check_auth: Callable[[Request], None]
+    ) -> None:
+        self.config, self.truth, self.check_auth = config, truth, check_auth
+        self._rng = random.Random(config.seed)
+        self._jit = self._jitter if config.jitter > 0 else None
+
+    def _jitter(self) -> float:
+        j = self.config.jitter
+        return self._rng.uniform(1.0 - j, 1.0 + j)
+
+    def __call__(self, conn: MockProtocol, req: Request) -> None:
+        record = self.truth.new(req.received_at)
+        try:
+            job = self._parse(req, record)
+        except HttpError as err:
+            record.status, record.end_at = err.status, _perf()
+            conn.send_error(err)
+            return
+        record.status = 200
+        if job.stream:
+            self._stream(conn, record, job)
+        else:
+            self._delayed(conn, record, job)
+
+    def _parse(self, req: Request, record: TruthRecord) -> ChatJob:
+        self.check_auth(req)
+        data = load_object(req.body)
+        name = data.get("model")
+        if name is not None and not isinstance(name, str):
+            raise HttpError(400, "'model' must be a string")
+        record.model = name or ""
+        model = self.config.model(name)
+        if model is None:
+            raise HttpError(404, f"The model `{name}` does not exist.", "NotFoundError")
+        record.model = model.name
+        record.prompt_chars = prompt_chars(data.get("messages"))
+        record.messages = len(data["messages"])
+        job = ChatJob(model, data, self.config.tokens, record.prompt_chars)
+        record.stream = job.stream
+        return job
+
+    def _factor(self) -> float:
+        return 1.0 if self._jit is None else self._jit()
+
+    def _stream(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
+        use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
+        frames = payload.StreamFrames(
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use
+        )
+        stream = Stream(conn, record, frames, job.model.itl_ms / 1e3, self._jit)
+        conn.reply = stream
+        stream.start(job.model.ttft_ms / 1e3 * self._factor())
+
+    def _delayed(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
+        use = payload.usage(job.prompt_tokens, job.n)
+        body = payload.completion_body(
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use
+        )
+        reply = Delayed(conn, record, payload.response(200, body, close=not conn.keep_alive), job.n)
+        conn.reply = reply
+        itl = job.model.itl_ms / 1e3
+        delay = job.model.ttft_ms / 1e3 * self._factor()
+        delay += sum(itl * self._factor() for _ in range(job.n - 1))
+        reply.start(delay)

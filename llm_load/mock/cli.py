@@ -1,0 +1,105 @@
+"""Command line of the mock server: ``python -m llm_load.mock`` / ``llm-load mock``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import sys
+
+from llm_load.mock.config import MockConfig, MockModel, default_models
+from llm_load.mock.process import API_KEY_ENV, READY_PREFIX
+from llm_load.mock.server import MockServer, run
+
+
+def _model_spec(spec: str) -> MockModel:
+    try:
+        return MockModel.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of the mock server."""
+    p = argparse.ArgumentParser(
+        prog="llm-load mock",
+        description="OpenAI-compatible mock LLM server with deterministic latencies and a "
+        "ground-truth timing log (GET /stats).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port, 0 = any free (default: 8000)")
+    p.add_argument("--ttft-ms", type=_non_negative, default=50.0, help="time to first token")
+    p.add_argument("--itl-ms", type=_non_negative, default=5.0, help="inter-token latency")
+    p.add_argument("--tokens", type=int, default=64, help="output tokens per reply (default: 64)")
+    p.add_argument(
+        "--jitter", type=_non_negative, default=0.0,
+        help="relative jitter j: TTFT and each ITL are scaled by uniform(1-j, 1+j)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="jitter random seed (default: 0)")
+    p.add_argument(
+        "--api-key", default=os.environ.get(API_KEY_ENV) or None,
+        help=f"require 'Authorization: Bearer KEY' on /v1/* (env {API_KEY_ENV})",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", dest="models", action="append", type=_model_spec, default=[],
+        metavar="NAME=TTFT_MS/ITL_MS",
+        help="serve a model with its own latencies (repeatable); default: mock-llm with "
+        "--ttft-ms/--itl-ms and mock-llm-slow with both doubled",
+    )  # fmt: skip
+    p.add_argument("--no-uvloop", action="store_true", help="use the stdlib asyncio event loop")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> MockConfig:
+    """Turn parsed arguments into a :class:`MockConfig` (raises ValueError when invalid)."""
+    models = tuple(args.models) or default_models(args.ttft_ms, args.itl_ms)
+    return MockConfig(
+        host=args.host,
+        port=args.port,
+        models=models,
+        tokens=args.tokens,
+        jitter=args.jitter,
+        seed=args.seed,
+        api_key=args.api_key,
+        use_uvloop=not args.no_uvloop,
+    )
+
+
+def _raise_fd_limit() -> None:
+    """Lift the soft open-files limit to the hard limit (thousands of connections)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _announce(server: MockServer) -> None:
+    print(f"{READY_PREFIX}{server.base_url}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the mock until SIGINT/SIGTERM; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    _raise_fd_limit()
+    try:
+        run(config, on_ready=_announce)
+    except OSError as exc:
+        print(f"llm-load mock: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,84 @@
+"""Configuration of the mock server: served models and timing knobs (frozen dataclasses)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+DEFAULT_MODEL = "mock-llm"
+SLOW_MODEL = "mock-llm-slow"
+_MODEL_SPEC = re.compile(r"^(?P<name>[^=\s]+)=(?P<ttft>[0-9.]+)/(?P<itl>[0-9.]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class MockModel:
+    """One served model id and its latency profile in milliseconds."""
+
+    name: str
+    ttft_ms: float
+    itl_ms: float
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("model name must not be empty")
+        if self.ttft_ms < 0 or self.itl_ms < 0:
+            raise ValueError(f"model {self.name!r}: latencies must be >= 0")
+
+    @classmethod
+    def parse(cls, spec: str) -> MockModel:
+        """Parse ``NAME=TTFT_MS/ITL_MS`` (e.g. ``fast=20/2.5``)."""
+        match = _MODEL_SPEC.match(spec.strip())
+        if match is None:
+            raise ValueError(f"invalid model spec {spec!r}: expected NAME=TTFT_MS/ITL_MS")
+        try:
+            ttft, itl = float(match["ttft"]), float(match["itl"])
+        except ValueError:
+            raise ValueError(f"invalid numbers in model spec {spec!r}") from None
+        return cls(match["name"], ttft, itl)
+
+
+def default_models(ttft_ms: float, itl_ms: float) -> tuple[MockModel, ...]:
+    """The models served when none are given: ``mock-llm`` and a 2x slower ``mock-llm-slow``."""
+    return (
+        MockModel(DEFAULT_MODEL, ttft_ms, itl_ms),
+        MockModel(SLOW_MODEL, ttft_ms * 2, itl_ms * 2),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MockConfig:
+    """Everything the mock server needs; ``models[0]`` is used when a request names none."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    models: tuple[MockModel, ...] = field(default_factory=lambda: default_models(50.0, 5.0))
+    tokens: int = 64
+    jitter: float = 0.0
+    seed: int = 0
+    api_key: str | None = field(default=None, repr=False)
+    use_uvloop: bool = True
+    backlog: int = 4096
+    max_records: int = 200_000
+    max_model_len: int = 8192
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("at least one model is required")
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate model names: {names}")
+        if self.tokens < 1:
+            raise ValueError("tokens must be >= 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("jitter must be within [0, 1]")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be within [0, 65535]")
+
+    def model(self, name: str | None) -> MockModel | None:
+        """Look a model up by id; ``None`` selects the first model."""
+        if name is None:
+            return self.models[0]
+        for model in self.models:
+            if model.name == name:
+                return model
+        return None

@@ -1,0 +1,153 @@
+"""Byte-level encoding of the mock's HTTP responses: token vocabulary, SSE frames, JSON bodies.
+
+Everything that does not depend on the request is precomputed at import time, so that serving
+one streamed token is a single ``transport.write`` of an already-built HTTP chunk.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+# Deterministic output vocabulary; token i of every reply is VOCAB[i % len(VOCAB)].
+# It regularly contains text that needs JSON escaping: quotes, backslashes, newlines,
+# non-ASCII letters and astral-plane emoji (written as raw UTF-8, like vLLM does).
+VOCAB: tuple[str, ...] = (
+    " The", " quick", " brown", " fox", " said", ":", ' "', "hi", '"', ".", "\n",
+    " Path", ":", " C", ":\\", "tmp", "\\", "x", ".", " Caf", "é", " is", " open",
+    " 🚀", "!", "\n", " Token", "s", " stream", " one", " by", " one",
+)  # fmt: skip
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
+_TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
+_ROLE = b'{"role":"assistant","content":""}' + _TAIL
+_TOKENS = tuple(b'{"content":' + orjson.dumps(tok) + b"}" + _TAIL for tok in VOCAB)
+_FINISH = {
+    reason: b'{},"logprobs":null,"finish_reason":"' + reason.encode() + b'"}]}\n\n'
+    for reason in ("stop", "length")
+}
+_DONE = b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"
+_SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    b"Transfer-Encoding: chunked\r\n"
+)
+_CLOSE = b"Connection: close\r\n"
+
+
+class HttpError(Exception):
+    """An error response: status, OpenAI-style message and type; ``close`` ends the connection."""
+
+    def __init__(
+        self, status: int, message: str, kind: str = "BadRequestError", close: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.close = status, message, kind, close
+
+
+def chunk(payload: bytes) -> bytes:
+    """Frame ``payload`` as one HTTP/1.1 chunk."""
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """OpenAI ``usage`` object."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+class StreamFrames:
+    """All bytes of one streamed reply: :meth:`headers` (headers + role chunk), the per-token HTTP
+    chunks (token ``i`` is ``tokens[i % len(tokens)]``) and ``tail`` (finish chunk, optional
+    usage chunk, ``[DONE]`` and the chunked terminator)."""
+
+    __slots__ = ("_role", "n", "tail", "tokens")
+
+    def __init__(
+        self, rid: int, created: int, model: str, n: int, reason: str, use: dict[str, int] | None
+    ) -> None:
+        ident = b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,' % (
+            rid,
+            created,
+        ) + b'"model":%s' % orjson.dumps(model)
+        pre = ident + b',"choices":[{"index":0,"delta":'
+        self.n = n
+        self.tokens = tuple(chunk(pre + tok) for tok in _TOKENS[: min(n, len(_TOKENS))])
+        tail = chunk(pre + _FINISH[reason])
+        if use is not None:
+            tail += chunk(ident + b',"choices":[],"usage":' + orjson.dumps(use) + b"}\n\n")
+        self.tail = tail + _DONE
+        self._role = chunk(pre + _ROLE)
+
+    def headers(self, close: bool) -> bytes:
+        """Response headers followed by the role chunk, as one buffer."""
+        return _SSE_HEAD + (_CLOSE if close else b"") + b"\r\n" + self._role
+
+
+@lru_cache(maxsize=256)
+def content(n: int) -> str:
+    """The text of an ``n``-token reply."""
+    size = len(VOCAB)
+    return "".join(VOCAB[i % size] for i in range(n))
+
+
+def completion_body(
+    rid: int, created: int, model: str, n: int, reason: str, use: dict[str, int]
+) -> bytes:
+    """Non-streaming ``chat.completion`` JSON body."""
+    doc = {
+        "id": f"chatcmpl-{rid}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content(n)},
+                "logprobs": None,
+                "finish_reason": reason,
+            }
+        ],
+        "usage": use,
+    }
+    return orjson.dumps(doc)
+
+
+def error_body(status: int, message: str, kind: str) -> bytes:
+    """OpenAI-style error JSON."""
+    return orjson.dumps({"error": {"message": message, "type": kind, "code": status}})
+
+
+def response(
+    status: int, body: bytes, *, close: bool, ctype: bytes = b"application/json", extra: bytes = b""
+) -> bytes:
+    """A complete ``Content-Length`` response (``extra``: raw header lines, CRLF-terminated)."""
+    reason = REASONS.get(status, "Unknown").encode()
+    return b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n%s" % (
+        status,
+        reason,
+        ctype,
+        len(body),
+        extra,
+        _CLOSE if close else b"",
+        body,
+    )
+
+
+def json_response(status: int, doc: Any, *, close: bool, extra: bytes = b"") -> bytes:
+    """Serialise ``doc`` and frame it with :func:`response`."""
+    return response(status, orjson.dumps(doc), close=close, extra=extra)

@@ -1,0 +1,96 @@
+"""Ground-truth store: what the mock actually wrote, and when, for every chat completion.
+
+All timestamps are server-side ``time.perf_counter()`` seconds taken immediately before the
+corresponding ``transport.write``; reported durations are milliseconds relative to
+``received_at`` (the moment the request body was complete).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from typing import Any
+
+
+class TruthRecord:
+    """Timing of one ``POST /v1/chat/completions`` request, filled in while it is served."""
+
+    __slots__ = (
+        "completed",
+        "end_at",
+        "id",
+        "messages",
+        "model",
+        "offsets",
+        "prompt_chars",
+        "received_at",
+        "status",
+        "stream",
+        "tokens",
+    )
+
+    def __init__(self, rid: int, received_at: float) -> None:
+        self.id = rid
+        self.received_at = received_at
+        self.model = ""
+        self.status = 0
+        self.stream = False
+        self.messages = 0
+        self.prompt_chars = 0
+        self.tokens = 0
+        self.offsets = array("d")  # perf_counter() of each content-token write
+        self.end_at: float | None = None  # perf_counter() of the last write
+        self.completed = False
+
+    def to_dict(self, detail: bool = False) -> dict[str, Any]:
+        """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
+        t0 = self.received_at
+        offsets = self.offsets
+        n = len(offsets)
+        ok = self.status == 200 and n > 0
+        out: dict[str, Any] = {
+            "id": self.id,
+            "model": self.model,
+            "status": self.status,
+            "stream": self.stream,
+            "received_at": t0,
+            "ttft_ms": (offsets[0] - t0) * 1e3 if ok else None,
+            "e2e_ms": (self.end_at - t0) * 1e3 if self.end_at is not None else None,
+            "tokens": self.tokens,
+            "itl_ms_mean": (offsets[-1] - offsets[0]) * 1e3 / (n - 1) if ok and n > 1 else None,
+            "messages": self.messages,
+            "prompt_chars": self.prompt_chars,
+            "completed": self.completed,
+        }
+        if detail:
+            out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
+        return out
+
+
+class TruthStore:
+    """Bounded, in-order collection of :class:`TruthRecord` (oldest dropped first)."""
+
+    def __init__(self, max_records: int = 200_000) -> None:
+        self._records: deque[TruthRecord] = deque(maxlen=max_records)
+        self._next_id = 1
+
+    def new(self, received_at: float) -> TruthRecord:
+        """Create, store and return a record with the next request id."""
+        record = TruthRecord(self._next_id, received_at)
+        self._next_id += 1
+        self._records.append(record)
+        return record
+
+    def reset(self) -> int:
+        """Forget all records (ids keep increasing); return how many were dropped."""
+        count = len(self._records)
+        self._records.clear()
+        return count
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def snapshot(self, detail: bool = False) -> dict[str, Any]:
+        """The ``GET /stats`` document."""
+        records = [r.to_dict(detail) for r in self._records]
+        return {"count": len(records), "requests": records}
