@@ -1,0 +1,79 @@
+"""Stream faults from a misbehaving server: precise failure kinds, nothing measured is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import load, run_locust
+from tests.integration.fault_server import FaultServer
+
+pytestmark = pytest.mark.timeout(120)
+
+READERS = ["reactor", "greenlet"]
+
+
+def run_against(server: FaultServer, summary_path, reader: str, *extra: str) -> dict:
+    proc = run_locust(
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "3s",
+        "-H",
+        server.base_url,
+        "--model",
+        "m",
+        "--stream-reader",
+        reader,
+        "--llm-json",
+        str(summary_path),
+        *extra,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return load(summary_path)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_stall_past_request_timeout_keeps_ttft(summary_path, reader):
+    with FaultServer("stall", stall_s=20) as server:
+        s = run_against(server, summary_path, reader, "--request-timeout", "1")
+    t = s["totals"]
+    assert t["failures"] == t["requests"] >= 2
+    assert s["errors"][0]["kind"] == "timeout"
+    assert t["ttft_ms"]["count"] >= t["requests"] and t["output_tokens"] >= t["requests"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_connection_closed_mid_stream(summary_path, reader):
+    with FaultServer("close") as server:
+        s = run_against(server, summary_path, reader)
+    t = s["totals"]
+    assert t["requests"] > 2 and t["failures"] == t["requests"]
+    assert [e["kind"] for e in s["errors"]] == ["connection_closed"]
+    # the two tokens each request received before the drop are kept
+    assert 2 * t["requests"] <= t["output_tokens"] <= 2 * (t["requests"] + t["cancelled"])
+    assert t["ttft_ms"]["count"] >= t["requests"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "message"),
+    [
+        ("not_sse", "not_sse", "expected text/event-stream"),
+        ("html500", "http_500", "500 Internal Server Error"),
+        ("error_event", "stream_error", "KV cache exhausted"),
+    ],
+)
+def test_bad_responses_are_failures_with_the_servers_message(summary_path, mode, kind, message):
+    with FaultServer(mode) as server:
+        s = run_against(server, summary_path, "reactor")
+    assert s["totals"]["failures"] == s["totals"]["requests"] > 0
+    assert s["errors"][0]["kind"] == kind and message in s["errors"][0]["example"]
+
+
+def test_connection_refused(summary_path):
+    server = FaultServer("close")
+    server.close()  # nothing listens on that port any more
+    s = run_against(server, summary_path, "reactor")
+    assert s["totals"]["failures"] == s["totals"]["requests"] > 0
+    assert s["errors"][0]["kind"] == "connection_refused"
