@@ -4,7 +4,8 @@
 wires every listener in one place: settings resolved at `test_start`; workers ship their
 book in `report_to_master` (then reset) and once more when they stop; the master merges
 in `worker_report`; the local runner or the master writes the summary and prints the
-table at `test_stop` (again at `quitting` if late worker reports arrived after it).
+table at `test_stop`; a master writes again and prints at `quitting`, after the
+workers' last reports.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class LLMRun:
         self.started_wall: float | None = None
         self.started_perf = 0.0
         self.stopped_perf: float | None = None
-        self.unsaved = False
         self.reactor: StreamReactor | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -70,11 +70,12 @@ class LLMRun:
             self.book.reset()
             return
         self.stopped_perf = time.perf_counter()
-        self.finish()
+        # A master's table waits for `quitting`: workers' last reports can still arrive.
+        self.finish(show=not isinstance(runner, MasterRunner))
 
     def on_quitting(self, **_: Any) -> None:
-        if self.unsaved and not isinstance(self.environment.runner, WorkerRunner):
-            self.finish(show=False)
+        if isinstance(self.environment.runner, MasterRunner) and self.started_wall:
+            self.finish(show=True)
 
     # -- distributed -----------------------------------------------------------------
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
@@ -87,9 +88,7 @@ class LLMRun:
 
     def merge(self, wire: dict[str, Any]) -> None:
         other = MetricsBook.from_dict(wire)
-        if not other.empty:
-            self.book.merge(other)
-            self.unsaved = self.stopped_perf is not None
+        self.book.merge(other)
 
     # -- results ---------------------------------------------------------------------
     @property
@@ -109,7 +108,6 @@ class LLMRun:
     def finish(self, show: bool = True) -> None:
         """Write `--llm-json` and print the table."""
         summary = self.summary()
-        self.unsaved = False
         if self.settings.llm_json:
             write_summary(summary, self.settings.llm_json)
             log.info("LLM summary written to %s", self.settings.llm_json)

@@ -1,7 +1,7 @@
 """Byte-level encoding of the mock's HTTP responses: token vocabulary, SSE frames, JSON bodies.
 
-Everything that does not depend on the request is precomputed at import time, so that serving
-one streamed token is a single ``transport.write`` of an already-built HTTP chunk.
+Request-independent pieces are built at import time and the HTTP chunks of a stream once when it
+starts, so serving one streamed token is a single ``transport.write`` of ready-made bytes.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ _SSE_HEAD = (
     b"Transfer-Encoding: chunked\r\n"
 )
 _CLOSE = b"Connection: close\r\n"
+_IDENT = b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%s'
 
 
 class HttpError(Exception):
@@ -80,10 +81,7 @@ class StreamFrames:
     def __init__(
         self, rid: int, created: int, model: str, n: int, reason: str, use: dict[str, int] | None
     ) -> None:
-        ident = b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,' % (
-            rid,
-            created,
-        ) + b'"model":%s' % orjson.dumps(model)
+        ident = _IDENT % (rid, created, orjson.dumps(model))
         pre = ident + b',"choices":[{"index":0,"delta":'
         self.n = n
         self.tokens = tuple(chunk(pre + tok) for tok in _TOKENS[: min(n, len(_TOKENS))])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from llm_load.mock.payload import HttpError
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
+_log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024
 MAX_BODY = 32 * 1024 * 1024
 
@@ -240,6 +242,9 @@ class MockServer:
             handler(conn, req)
         except HttpError as err:
             conn.send_error(err)
+        except Exception:  # a bug: answer 500 instead of leaving the connection hanging
+            _log.exception("error while serving %s %s", req.method, req.path)
+            conn.send_error(HttpError(500, "Internal Server Error", "InternalServerError", True))
 
     def check_auth(self, req: Request) -> None:
         """Raise a 401 :class:`HttpError` unless the request carries the API key (if any)."""
@@ -305,9 +310,9 @@ async def serve(
             on_ready(server)
         await stop.wait()
     finally:
+        await server.close()
         for sig in signals:
             loop.remove_signal_handler(sig)
-        await server.close()
 
 
 def run(config: MockConfig, on_ready: Callable[[MockServer], None] | None = None) -> None:

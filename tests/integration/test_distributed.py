@@ -1,0 +1,71 @@
+"""Master + workers on 127.0.0.1: the master's summary merges every worker's metrics exactly."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from llm_load.mock.process import spawn_mock
+from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def locust(*args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), *args]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
+    )
+
+
+def test_three_workers_merge_to_the_mock_truth(summary_path):
+    port = str(free_port())
+    with spawn_mock("--ttft-ms", "40", "--itl-ms", "4", "--tokens", "24") as mock:
+        master = locust(
+            "--master",
+            "--headless",
+            "--expect-workers",
+            "3",
+            "-u",
+            "24",
+            "-r",
+            "24",
+            "-t",
+            "6s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--llm-json",
+            str(summary_path),
+        )
+        workers = [
+            locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
+            for _ in range(3)
+        ]
+        out, err = master.communicate(timeout=60)
+        for worker in workers:
+            worker.wait(timeout=30)
+        truth = mock.stats()["requests"]
+    assert master.returncode == 0, err[-3000:]
+    s = load(summary_path)
+    t = s["by_model"]["mock-llm"]
+    assert t["requests"] + t["cancelled"] == len(truth) and t["failures"] == 0
+    done = [r for r in truth if r["completed"]]
+    true_p50 = nearest_rank([r["ttft_ms"] for r in done], 50)
+    assert abs(t["ttft_ms"]["p50"] - true_p50) < 3, (t["ttft_ms"], true_p50)
+    assert t["output_tokens"] >= 24 * t["requests"]
+    assert out.count("LLM summary") == 1 and f"{t['requests']:,}" in out
