@@ -8,11 +8,13 @@ writes `summary.json`. It launches Locust; it never re-implements Locust's own o
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import llm_load
+from llm_load.report.console import print_summary
 
 __all__ = ["locustfile_path", "main"]
 
@@ -39,9 +41,14 @@ def _demo(args: argparse.Namespace) -> int:
             "-H", mock.base_url, "--model", args.model, "--max-tokens", str(args.max_tokens),
             "--llm-json", args.llm_json, "--only-summary", "--loglevel", "WARNING",
         ]  # fmt: skip
-        code = subprocess.call(cmd)
-    print(f"summary written to {args.llm_json}" if code == 0 else f"locust exited with {code}")
-    return code
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not Path(args.llm_json).is_file():
+        print(proc.stdout[-4000:] + proc.stderr[-4000:], file=sys.stderr)
+        print(f"locust exited with {proc.returncode}", file=sys.stderr)
+        return proc.returncode or 1
+    print_summary(json.loads(Path(args.llm_json).read_text()))
+    print(f"summary written to {args.llm_json}")
+    return 0
 
 
 def _mock(argv: list[str]) -> int:
