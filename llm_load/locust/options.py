@@ -80,3 +80,13 @@ def add_arguments(parser: Any) -> None:
         help="How streams are read: one epoll reactor per process with batched wake-ups "
         "(reactor, default) or each user's greenlet reading its own socket (greenlet)",
     )
+    add(
+        "--threshold",
+        env_var="LLM_LOAD_THRESHOLD",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        include_in_web_ui=False,
+        help="Pass/fail check on the run summary, repeatable, e.g. 'ttft_ms.p99 < 500', "
+        "'error_rate <= 0.01', 'itl_ms.p95@MODEL < 50'. Exit code 3 when one fails",
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from locust.runners import MasterRunner, WorkerRunner
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ import requests
 
 from llm_load.core.metrics import MetricsBook
 from llm_load.core.summary import build_summary, write_summary
+from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.settings import Settings
 from llm_load.report.console import print_summary
@@ -29,6 +31,7 @@ __all__ = ["LLMRun", "attach", "llm_run"]
 log = logging.getLogger("llm_load")
 FINAL_REPORT = "llm_load_final_report"
 REPORT_KEY = "llm_load"
+THRESHOLDS_FAILED = 3
 
 
 class LLMRun:
@@ -97,17 +100,21 @@ class LLMRun:
         return max(0.0, end - self.started_perf) if self.started_wall else 0.0
 
     def summary(self) -> dict[str, Any]:
-        return build_summary(
+        """The run's summary.json dict, thresholds evaluated."""
+        summary = build_summary(
             self.book,
             started_at=self.started_wall or time.time(),
             duration_s=self.duration_s,
             target=self.settings.host,
             settings=self.settings.public(),
         )
+        return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:
         """Write `--llm-json` and print the table."""
         summary = self.summary()
+        if self.settings.thresholds:  # thresholds, not Locust's failure count, decide
+            self.environment.process_exit_code = 0 if summary["passed"] else THRESHOLDS_FAILED
         if self.settings.llm_json:
             write_summary(summary, self.settings.llm_json)
             log.info("LLM summary written to %s", self.settings.llm_json)
@@ -142,7 +149,11 @@ def attach(environment: Any) -> LLMRun:
     existing = getattr(environment, "llm_load", None)
     if existing is not None:
         return existing
-    run = LLMRun(environment)
+    try:
+        run = LLMRun(environment)
+    except ThresholdError as error:
+        print(f"llm-load: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     environment.llm_load = run
     events = environment.events
     events.test_start.add_listener(run.on_test_start)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_load.core.endpoint import api_base, redact
+from llm_load.core.thresholds import Threshold, parse_threshold
 
 __all__ = ["Settings"]
 
@@ -32,6 +33,7 @@ class Settings:
     request_timeout_s: float
     llm_json: str
     stream_reader: str = "reactor"
+    thresholds: tuple[Threshold, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -56,6 +58,7 @@ class Settings:
             request_timeout_s=float(getattr(options, "request_timeout", 60.0) or 60.0),
             llm_json=getattr(options, "llm_json", "") or "",
             stream_reader=getattr(options, "stream_reader", "reactor") or "reactor",
+            thresholds=tuple(parse_threshold(t) for t in getattr(options, "threshold", None) or ()),
         )
 
     def public(self) -> dict[str, Any]:
@@ -70,6 +73,7 @@ class Settings:
             "temperature": self.temperature,
             "stream": self.stream,
             "request_timeout_s": self.request_timeout_s,
+            "thresholds": [t.text for t in self.thresholds],
         }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary", "summary_table"]
+__all__ = ["print_summary", "print_thresholds", "summary_table"]
 
 PERCENTILES = ("p50", "p90", "p99")
 
@@ -65,3 +65,15 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     )
     for error in summary["errors"]:
         console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)
+    if summary["thresholds"]:
+        print_thresholds(summary, console)
+
+
+def print_thresholds(summary: dict[str, Any], console: Console) -> None:
+    """One line per check and a PASS/FAIL verdict."""
+    for result in summary["thresholds"]:
+        value = "no data" if result["value"] is None else f"{result['value']:.4g}"
+        mark = "PASS" if result["ok"] else "FAIL"
+        console.print(f"  {mark}  {result['check']}  (observed {value})", markup=False)
+    verdict = "PASSED" if summary["passed"] else "FAILED"
+    console.print(f"thresholds {verdict}", style="bold green" if summary["passed"] else "bold red")

@@ -208,3 +208,34 @@ def test_demo_command(tmp_path):
     s = load(out)
     assert s["totals"]["requests"] > 0 and s["totals"]["failures"] == 0
     assert 40 < s["totals"]["ttft_ms"]["p50"] < 70
+
+
+def test_thresholds_set_the_exit_code(summary_path):
+    with spawn_mock("--ttft-ms", "30", "--itl-ms", "1", "--tokens", "8") as mock:
+        base = [
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--llm-json",
+            str(summary_path),
+        ]
+        failing = run_locust(
+            *base, "--threshold", "ttft_ms.p50 < 10", "--threshold", "error_rate < 0.01"
+        )
+        s = load(summary_path)
+        passing = run_locust(*base, "--threshold", "ttft_ms.p50 < 200")
+        bad = run_locust(*base, "--threshold", "ttft_ms < 10")
+    assert failing.returncode == 3, failing.stderr[-2000:]
+    assert not s["passed"] and [r["ok"] for r in s["thresholds"]] == [False, True]
+    assert "FAIL  ttft_ms.p50 < 10" in failing.stdout and "thresholds FAILED" in failing.stdout
+    assert passing.returncode == 0 and "thresholds PASSED" in passing.stdout
+    assert load(summary_path)["passed"]
+    assert bad.returncode == 2 and "ttft_ms needs one of" in bad.stderr
+    assert "Traceback" not in bad.stderr

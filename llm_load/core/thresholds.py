@@ -1,0 +1,105 @@
+"""Pass/fail thresholds on a run summary, e.g. `ttft_ms.p99 < 500` or `error_rate <= 0.01`.
+
+Grammar: `METRIC[.STAT][@MODEL] OP NUMBER` with OP one of `< <= > >= == !=`. METRIC is a
+key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `requests`, ...)
+or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
+followed by a STAT (`p50 p90 p95 p99 mean max count`). Without `@MODEL` the check is on
+the totals over all models. A metric with no data (e.g. no TTFT at all) fails its check.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Threshold", "ThresholdError", "evaluate", "parse_threshold"]
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+DISTRIBUTIONS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "request_output_tokens_per_s")
+STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
+SCALARS = (
+    "requests",
+    "failures",
+    "cancelled",
+    "requests_per_s",
+    "input_tokens",
+    "output_tokens",
+    "output_tokens_per_s",
+    "usage_reported",
+    "usage_estimated",
+    "error_rate",
+)
+_EXPR = re.compile(
+    r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9]+))?(?:@(?P<model>\S+))?"
+    r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+
+
+class ThresholdError(ValueError):
+    """A threshold expression that cannot be understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """One parsed check; `text` is the expression as the user wrote it."""
+
+    text: str
+    metric: str
+    stat: str | None
+    model: str | None
+    op: str
+    value: float
+
+    def observed(self, summary: dict[str, Any]) -> float | None:
+        """The summary's value for this check (None when there is no data)."""
+        scope = summary["totals"] if self.model is None else summary["by_model"].get(self.model)
+        if scope is None:
+            return None
+        found = scope.get(self.metric)
+        if self.stat is not None:
+            found = found.get(self.stat) if isinstance(found, dict) else None
+        return None if found is None else float(found)
+
+    def check(self, summary: dict[str, Any]) -> dict[str, Any]:
+        value = self.observed(summary)
+        ok = value is not None and OPS[self.op](value, self.value)
+        return {"check": self.text, "value": value, "ok": ok}
+
+
+def parse_threshold(text: str) -> Threshold:
+    """Parse one expression; `ThresholdError` says what was expected."""
+    match = _EXPR.match(text)
+    if not match:
+        raise ThresholdError(
+            f"threshold {text!r}: expected 'METRIC[.STAT][@MODEL] OP NUMBER', "
+            "e.g. 'ttft_ms.p99 < 500' or 'error_rate <= 0.01'"
+        )
+    metric, stat = match["metric"], match["stat"]
+    if metric in DISTRIBUTIONS:
+        if stat not in STATS:
+            raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(STATS)}")
+    elif metric in SCALARS:
+        if stat is not None:
+            raise ThresholdError(f"threshold {text!r}: {metric} takes no .{stat}")
+    else:
+        known = ", ".join((*DISTRIBUTIONS, *SCALARS))
+        raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r}; known: {known}")
+    return Threshold(text.strip(), metric, stat, match["model"], match["op"], float(match["value"]))
+
+
+def evaluate(thresholds: list[Threshold], summary: dict[str, Any]) -> dict[str, Any]:
+    """Fill `thresholds` and `passed` of `summary` (in place) and return it."""
+    results = [t.check(summary) for t in thresholds]
+    summary["thresholds"] = results
+    summary["passed"] = all(r["ok"] for r in results)
+    return summary

@@ -1,0 +1,77 @@
+"""Threshold grammar and evaluation on a summary."""
+
+import pytest
+
+from llm_load.core.thresholds import ThresholdError, evaluate, parse_threshold
+
+
+def summary():
+    dist = {
+        "count": 10,
+        "mean": 40.0,
+        "p50": 35.0,
+        "p90": 60.0,
+        "p95": 70.0,
+        "p99": 90.0,
+        "max": 99.0,
+    }
+    empty = {
+        "count": 0,
+        "mean": None,
+        "p50": None,
+        "p90": None,
+        "p95": None,
+        "p99": None,
+        "max": None,
+    }
+    m = {
+        "requests": 10,
+        "error_rate": 0.1,
+        "output_tokens_per_s": 1500.0,
+        "ttft_ms": dist,
+        "itl_ms": empty,
+    }
+    return {"totals": m, "by_model": {"org/model-1.5": {**m, "error_rate": 0.0}}}
+
+
+@pytest.mark.parametrize(
+    ("expr", "value", "ok"),
+    [
+        ("ttft_ms.p99 < 500", 90.0, True),
+        ("ttft_ms.p99<=90", 90.0, True),
+        ("ttft_ms.p50 > 35", 35.0, False),
+        ("error_rate < 0.01", 0.1, False),
+        ("error_rate@org/model-1.5 < 0.01", 0.0, True),
+        ("output_tokens_per_s >= 1e3", 1500.0, True),
+        ("requests == 10", 10.0, True),
+        ("itl_ms.p95 < 50", None, False),  # no data fails
+        ("ttft_ms.p99@unknown < 500", None, False),
+    ],
+)
+def test_checks(expr, value, ok):
+    result = parse_threshold(expr).check(summary())
+    assert result == {"check": expr.strip(), "value": value, "ok": ok}
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("ttft_ms < 5", "needs one of"),
+        ("error_rate.p99 < 5", "takes no .p99"),
+        ("latency.p99 < 5", "unknown metric 'latency'"),
+        ("ttft_ms.p99 << 5", "expected 'METRIC[.STAT][@MODEL] OP NUMBER'"),
+        ("ttft_ms.p99 < fast", "expected"),
+        ("", "expected"),
+    ],
+)
+def test_errors_say_what_was_expected(expr, message):
+    with pytest.raises(ThresholdError, match=message.replace(".", r"\.").replace("[", r"\[")):
+        parse_threshold(expr)
+
+
+def test_evaluate_sets_passed():
+    s = evaluate([parse_threshold("ttft_ms.p99 < 500")], summary())
+    assert s["passed"] and len(s["thresholds"]) == 1
+    s = evaluate([parse_threshold("ttft_ms.p99 < 500"), parse_threshold("error_rate < 0.01")], s)
+    assert not s["passed"]
+    assert evaluate([], summary())["passed"]
