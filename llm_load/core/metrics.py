@@ -29,6 +29,7 @@ COUNTERS = (
     "output_tokens",
     "usage_reported",
     "usage_estimated",
+    "connection_retries",
 )
 
 
@@ -47,6 +48,7 @@ class ModelMetrics:
         """Account one call."""
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
+        self.connection_retries += rec.connection_retries
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
         record_itl = self.itl_ms.record

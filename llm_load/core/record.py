@@ -44,6 +44,7 @@ class RequestRecord:
     error_kind: str | None = None
     error_message: str | None = None
     cancelled: bool = False
+    connection_retries: int = 0  # stale keep-alive connections retried before a response
 
     @property
     def ok(self) -> bool:
@@ -101,6 +102,7 @@ def record_from_stream(
     prompt_chars: int,
     failure: tuple[str, str] | None = None,
     cancelled: bool = False,
+    connection_retries: int = 0,
 ) -> RequestRecord:
     """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
     if failure is None and not cancelled:
@@ -126,4 +128,5 @@ def record_from_stream(
         error_kind=failure[0] if failure else None,
         error_message=failure[1] if failure else None,
         cancelled=cancelled,
+        connection_retries=connection_retries,
     )

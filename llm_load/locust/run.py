@@ -24,6 +24,7 @@ from llm_load.core.summary import build_summary, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.settings import Settings
+from llm_load.locust.webui import attach_web_ui
 from llm_load.report.console import print_summary
 
 __all__ = ["LLMRun", "attach", "llm_run"]
@@ -163,4 +164,5 @@ def attach(environment: Any) -> LLMRun:
     events.worker_report.add_listener(run.on_worker_report)
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(FINAL_REPORT, lambda msg, **_: run.merge(msg.data))
+    attach_web_ui(environment, run)
     return run

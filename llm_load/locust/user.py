@@ -18,6 +18,7 @@ from time import perf_counter
 from typing import Any
 
 from gevent import GreenletExit
+from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.chat import ChatStream, chat_request_body, json_loads
@@ -29,6 +30,8 @@ from llm_load.locust.transport import MAX_ERROR_BODY, StreamClosed, read_body, r
 __all__ = ["LLMUser", "failure_kind"]
 
 ALL_STATUS_CODES = frozenset(range(100, 600))
+# Errors of a pooled connection that the server closed while it sat idle in the pool.
+STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
 
 
 def failure_kind(error: BaseException) -> str:
@@ -99,24 +102,16 @@ class LLMUser(FastHttpUser):
         name = f"chat {model}"
         started_at = time.time()
         t0 = perf_counter()
-        resp = None
+        resp, retries = None, 0
         try:
-            resp = self.client.request(
-                "POST",
-                self._path,
-                name=name,
-                data=dumps(body),
-                headers=self._headers,
-                stream=True,
-                catch_response=True,
-            )
+            resp, retries = self._send(name, dumps(body))
             failure = self._read(resp, chat, t0, s.stream)
         except GreenletExit:  # the test is stopping: count it apart, never as a failure
-            self._record(chat, model, started_at, t0, messages, None, cancelled=True)
+            self._record(chat, model, started_at, t0, messages, None, retries, cancelled=True)
             raise
         except Exception as error:  # any transport fault becomes a precise failure kind
             failure = (failure_kind(error), str(error) or type(error).__name__)
-        record = self._record(chat, model, started_at, t0, messages, failure)
+        record = self._record(chat, model, started_at, t0, messages, failure, retries)
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
@@ -131,6 +126,20 @@ class LLMUser(FastHttpUser):
             url=self._path,
         )
         return record
+
+    def _send(self, name: str, data: bytes) -> tuple[Any, int]:
+        """POST the body; a pooled keep-alive connection the server had already closed is
+        retried once on a fresh one (nothing was received, so nothing is lost)."""
+        resp = self._post(name, data)
+        if resp.status_code == 0 and isinstance(getattr(resp, "error", None), STALE):
+            return self._post(name, data), 1
+        return resp, 0
+
+    def _post(self, name: str, data: bytes) -> Any:
+        return self.client.request(
+            "POST", self._path, name=name, data=data, headers=self._headers,
+            stream=True, catch_response=True,
+        )  # fmt: skip
 
     def _read(self, resp: Any, chat: ChatStream, t0: float, stream: bool) -> tuple[str, str] | None:
         """Read the response into `chat`; an HTTP-level failure as (kind, message)."""
@@ -161,6 +170,7 @@ class LLMUser(FastHttpUser):
         t0: float,
         messages: list[dict[str, Any]],
         failure: tuple[str, str] | None,
+        retries: int = 0,
         cancelled: bool = False,
     ) -> RequestRecord:
         record = record_from_stream(
@@ -171,6 +181,7 @@ class LLMUser(FastHttpUser):
             streamed=self.llm.settings.stream,
             failure=failure,
             cancelled=cancelled,
+            connection_retries=retries,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
         )
         self.llm.book.add(record)

@@ -3,7 +3,10 @@
 Each connection reads one request and answers according to `mode`:
 `stall` (one token, then silence), `close` (two tokens, then the connection drops without
 the chunked terminator), `not_sse` (200 with a JSON body to a streaming request), `html500`
-(500 with an HTML page), `error_event` (an in-stream error object then [DONE]).
+(500 with an HTML page), `error_event` (an in-stream error object then [DONE]),
+`keepalive_drop` (a complete response; the next request on that kept-alive connection is
+read and the connection closed unanswered, as when a server's keep-alive timeout fires
+just as the client reuses the connection).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import threading
 import time
 
 ROLE = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+
+
+FINISH = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
 
 
 def token(text: str) -> dict:
@@ -63,15 +69,37 @@ class FaultServer:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
+            for served in range(2):
+                if not self._read_request(conn):
                     return
-                data += chunk
-            self.requests += 1
-            with contextlib.suppress(OSError):
-                self._answer(conn)
+                if served == 1:  # keepalive_drop: the second request on a connection is
+                    return  # read, then dropped unanswered, as at a keep-alive timeout race
+                self.requests += 1
+                with contextlib.suppress(OSError):
+                    self._answer(conn)
+                if self.mode != "keepalive_drop":
+                    return
+
+    @staticmethod
+    def _read_request(conn: socket.socket) -> bool:
+        """Read one request (headers and Content-Length body); False at end of stream."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            body += chunk
+        return True
 
     def _answer(self, conn: socket.socket) -> None:
         if self.mode == "not_sse":
@@ -85,6 +113,9 @@ class FaultServer:
             err = {"error": {"message": "KV cache exhausted", "code": 503}}
             conn.sendall(SSE_HEAD + sse_chunk(ROLE) + sse_chunk(token("a")) + sse_chunk(err))
             conn.sendall(sse_chunk("[DONE]") + b"0\r\n\r\n")
+        elif self.mode == "keepalive_drop":
+            body = sse_chunk(ROLE) + sse_chunk(token("a")) + sse_chunk(FINISH)
+            conn.sendall(SSE_HEAD + body + sse_chunk("[DONE]") + b"0\r\n\r\n")
         elif self.mode == "stall":
             conn.sendall(SSE_HEAD + sse_chunk(ROLE) + sse_chunk(token("first")))
             self._stop.wait(self.stall_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from tests.conftest import load, run_locust
@@ -72,8 +74,33 @@ def test_bad_responses_are_failures_with_the_servers_message(summary_path, mode,
 
 
 def test_connection_refused(summary_path):
-    server = FaultServer("close")
-    server.close()  # nothing listens on that port any more
-    s = run_against(server, summary_path, "reactor")
+    with socket.socket() as probe:  # a port that nothing listens on any more
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = run_locust(
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "2s",
+        "-H",
+        f"http://127.0.0.1:{port}",
+        "--model",
+        "m",
+        "--llm-json",
+        str(summary_path),
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    s = load(summary_path)
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
     assert s["errors"][0]["kind"] == "connection_refused"
+
+
+def test_keepalive_connection_closed_between_requests_is_retried_once(summary_path):
+    with FaultServer("keepalive_drop") as server:
+        s = run_against(server, summary_path, "reactor")
+    t = s["totals"]
+    assert t["requests"] > 5 and t["failures"] == 0, s["errors"]
+    assert t["connection_retries"] > 0
+    assert t["requests"] <= server.requests <= t["requests"] + t["cancelled"]
