@@ -159,8 +159,6 @@ FEW_SHOT = [
             }
         ],
     },
-    {"role": "tool", "tool_call_id": "call_0", "content": "sunny, 21 C"},
-    {"role": "assistant", "content": "It is sunny and 21 C in Paris."},
     {"role": "user", "content": "What is the weather in Berlin?"},
 ]
 

@@ -69,3 +69,14 @@ def test_tool_call_stream():
 def test_error_event():
     chat = accumulate([(STREAMS / "error_event.sse").read_bytes()])
     assert chat.error and chat.done
+
+
+def test_recorded_llama_server_tool_call_stream():
+    chat = accumulate([(STREAMS / "llamacpp_tool_calls_real.sse").read_bytes()])
+    assert chat.tool_calls and chat.tool_calls[0]["function"]["name"] == "get_weather"
+    assert json.loads(chat.tool_calls[0]["function"]["arguments"]) == {"city": "Berlin"}
+
+
+def test_recorded_mock_stream():
+    chat = accumulate([(STREAMS / "mock_chat.sse").read_bytes()])
+    assert chat.completion_tokens == chat.token_chunks == 12 and chat.done
