@@ -42,6 +42,8 @@ class LLMRun:
         self.environment = environment
         self.book = MetricsBook()
         self.settings = Settings.from_options(environment.parsed_options, environment.host or "")
+        # The key given at start-up: the web form submits secret fields blank (see webui).
+        self.configured_key: str = getattr(environment.parsed_options, "api_key", "") or ""
         self.model = self.settings.model
         self.started_wall: float | None = None
         self.started_perf = 0.0
@@ -51,7 +53,9 @@ class LLMRun:
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
         env = self.environment
-        self.settings = Settings.from_options(env.parsed_options, env.host or "")
+        self.settings = Settings.from_options(
+            env.parsed_options, env.host or "", configured_key=self.configured_key
+        )
         self.book.reset()
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()

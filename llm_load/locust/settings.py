@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from llm_load.core.endpoint import api_base, redact
@@ -42,23 +43,32 @@ class Settings:
 
     @classmethod
     def from_options(
-        cls, options: Any, host: str, environ: Mapping[str, str] = os.environ
+        cls,
+        options: Any,
+        host: str,
+        environ: Mapping[str, str] = os.environ,
+        configured_key: str = "",
     ) -> Settings:
-        key, source = _resolve_key(getattr(options, "api_key", "") or "", environ)
-        max_tokens = getattr(options, "max_tokens", None)
+        """Resolve from Locust's options; web-form values arrive as text and are coerced.
+
+        `configured_key` is the key given at start-up: the web form shows secret fields
+        blank, so an empty submitted key means "keep it"."""
+        get = partial(getattr, options)
+        key, source = _resolve_key(get("api_key", "") or configured_key, environ)
+        max_tokens = _number(get("max_tokens", None), int)
         return cls(
             host=host,
-            model=getattr(options, "model", "") or "",
+            model=get("model", "") or "",
             api_key=key,
             key_source=source,
             max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
-            prompt=getattr(options, "prompt", "") or "",
-            temperature=getattr(options, "temperature", None),
-            stream=not getattr(options, "no_stream", False),
-            request_timeout_s=float(getattr(options, "request_timeout", 60.0) or 60.0),
-            llm_json=getattr(options, "llm_json", "") or "",
-            stream_reader=getattr(options, "stream_reader", "reactor") or "reactor",
-            thresholds=tuple(parse_threshold(t) for t in getattr(options, "threshold", None) or ()),
+            prompt=get("prompt", "") or "",
+            temperature=_number(get("temperature", None), float),
+            stream=not _flag(get("no_stream", False)),
+            request_timeout_s=_number(get("request_timeout", None), float) or 60.0,
+            llm_json=get("llm_json", "") or "",
+            stream_reader=get("stream_reader", "reactor") or "reactor",
+            thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
         )
 
     def public(self) -> dict[str, Any]:
@@ -75,6 +85,19 @@ class Settings:
             "request_timeout_s": self.request_timeout_s,
             "thresholds": [t.text for t in self.thresholds],
         }
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    """A number from a CLI value or web-form text; None when blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return kind(value)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(value)
 
 
 def _resolve_key(flag_value: str, environ: Mapping[str, str]) -> tuple[str, str]:

@@ -91,12 +91,29 @@ def attach_web_ui(environment: Any, run: LLMRun) -> None:
             _extend_stats_response(response, run)
         return response
 
+    _hide_secret_defaults(web_ui)
     blueprint.add_url_rule("/llm/summary", "summary", llm_summary)
     web_ui.app.register_blueprint(blueprint)
     web_ui.app.after_request(add_extended_stats)
     for name, items in TEMPLATE_ARGS.items():
         others = [i for i in web_ui.template_args.get(name) or [] if i not in items]
         web_ui.template_args[name] = [*others, *items]
+
+
+def _hide_secret_defaults(web_ui: Any) -> None:
+    """Locust renders every form option's current value into the page, secret ones too:
+    blank those after each refresh. An empty submitted key keeps the configured one
+    (see `Settings.from_options`)."""
+    update = web_ui.update_template_args
+
+    def update_without_secrets() -> None:
+        update()
+        for option in (web_ui.template_args.get("extra_options") or {}).values():
+            if option.get("is_secret"):
+                option["default_value"] = ""
+
+    web_ui.update_template_args = update_without_secrets
+    update_without_secrets()
 
 
 def _extend_stats_response(response: Response, run: LLMRun) -> None:

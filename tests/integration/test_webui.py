@@ -296,12 +296,6 @@ def test_start_form_shows_llm_options_with_a_masked_api_key(idle_locust, tmp_pat
     assert "llmJson" not in inputs  # include_in_web_ui=False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Locust renders the current value of every web-form option, is_secret ones "
-    "included, into the page (window.templateArgs.extra_options.api_key.default_value): "
-    "--api-key given on the command line or env is readable by anyone who can GET /",
-)
 @pytest.mark.timeout(60)
 def test_start_page_does_not_contain_the_api_key(idle_locust):
     html, _ = get(idle_locust.url + "/")
