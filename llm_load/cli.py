@@ -1,14 +1,17 @@
-"""The `llm-load` command: `demo` and `mock` (more subcommands land with their issues).
+"""The `llm-load` command: `demo`, `mock`, `doctor` and `models` (more land with their issues).
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
 writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
+`llm-load doctor` checks an endpoint step by step (exit codes in `llm_load.doctor.EXIT_CODES`);
+`llm-load models` lists what it serves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +60,45 @@ def _mock(argv: list[str]) -> int:
     return mock_main(argv)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from llm_load.doctor import DoctorRun
+    from llm_load.report import doctor as show
+
+    run = DoctorRun(args.host, args.api_key, os.environ, args.model, args.timeout)
+    if not args.json:
+        show.print_doctor_header(run.header())
+    run.run(on_step=None if args.json else show.print_step)
+    result = run.result()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        show.print_verdict(result)
+    return int(result["exit_code"])
+
+
+def _models(args: argparse.Namespace) -> int:
+    from llm_load.doctor import list_models
+    from llm_load.report.doctor import print_models
+
+    result = list_models(args.host, api_key=args.api_key, environ=os.environ, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_models(result)
+    return int(result["exit_code"])
+
+
+def _add_target_args(parser: argparse.ArgumentParser) -> None:
+    """-H, --api-key, --timeout and --json, shared by doctor and models."""
+    parser.add_argument("-H", "--host", required=True, help="server base URL, with or without /v1")
+    parser.add_argument(
+        "--api-key", default=None,
+        help="API key (else LLM_LOAD_API_KEY, then OPENAI_API_KEY); '' sends an empty one",
+    )  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
+    parser.add_argument("--json", action="store_true", help="print a JSON result, nothing else")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-load", description=llm_load.__doc__)
     parser.add_argument("--version", action="version", version=llm_load.__version__)
@@ -70,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--itl-ms", type=float, default=5.0, help="mock inter-token latency")
     demo.add_argument("--llm-json", default="summary.json", help="summary path (summary.json)")
     sub.add_parser("mock", help="run the embedded OpenAI-compatible mock server", add_help=False)
+    doctor = sub.add_parser(
+        "doctor", help="check an endpoint step by step: URL, auth, model, chat, stream, tools",
+        epilog="exit codes: 0 ready (warnings allowed), 10 connect, 11 endpoint (404, wrong "
+        "base URL), 12 auth, 13 model, 14 chat, 15 stream; tool calling only warns",
+    )  # fmt: skip
+    _add_target_args(doctor)
+    doctor.add_argument("--model", default=None, help="model id (default: the first served)")
+    models = sub.add_parser("models", help="list the models an endpoint serves")
+    _add_target_args(models)
     return parser
 
 
@@ -78,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["mock"]:
         return _mock(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return _demo(args)
+    commands = {"demo": _demo, "doctor": _doctor, "models": _models}
+    if args.command in commands:
+        return commands[args.command](args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import locust  # noqa: F401  (gevent must patch before ssl/requests are imported)
+
 import json
 import os
 import subprocess

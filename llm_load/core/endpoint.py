@@ -26,5 +26,5 @@ def redact(key: str | None) -> str:
         return "(empty)"
     if len(key) <= 8:
         return "…" + "*" * 4
-    prefix = key[:3] if key[:3].isalpha() or key.startswith("sk-") else ""
+    prefix = "sk-" if key.startswith("sk-") else ""
     return f"{prefix}…{key[-4:]}"

@@ -17,6 +17,7 @@ import orjson
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.payload import HttpError
+from llm_load.mock.tools import tool_call
 from llm_load.mock.truth import TruthRecord, TruthStore
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Delayed:
 class ChatJob:
     """A validated chat-completion request."""
 
-    __slots__ = ("include_usage", "model", "n", "prompt_tokens", "reason", "stream")
+    __slots__ = ("include_usage", "model", "n", "prompt_tokens", "reason", "stream", "tool")
 
     def __init__(self, model: MockModel, data: dict[str, Any], tokens: int, chars: int) -> None:
         cap = read_cap(data)
@@ -127,6 +128,11 @@ class ChatJob:
         self.include_usage = (
             self.stream and isinstance(options, dict) and options.get("include_usage") is True
         )
+        self.tool: dict[str, Any] | None = None
+
+    def call_tool(self, call: dict[str, Any]) -> None:
+        """Answer with one tool call (a single delta) instead of text."""
+        self.tool, self.n, self.reason = call, 1, "tool_calls"
 
 
 def read_cap(data: dict[str, Any]) -> int | None:
@@ -159,6 +165,19 @@ def prompt_chars(messages: Any) -> int:
                 if isinstance(p, dict) and isinstance(p.get("text"), str)
             )
     return total
+
+
+def mentions(messages: list[Any], word: str) -> bool:
+    """Whether any message's text contains ``word`` (case-insensitive)."""
+    word = word.lower()
+    for msg in messages:
+        content = msg.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        for part in parts:
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and word in text.lower():
+                return True
+    return False
 
 
 def load_object(body: bytes) -> dict[str, Any]:
@@ -213,8 +232,16 @@ class ChatCompletions:
         record.model = model.name
         record.prompt_chars = prompt_chars(data.get("messages"))
         record.messages = len(data["messages"])
+        blocked = self.config.block_prompt
+        if blocked is not None and mentions(data["messages"], blocked):
+            raise HttpError(403, "Prompt blocked for security reasons", "content_filter")
         job = ChatJob(model, data, self.config.tokens, record.prompt_chars)
         record.stream = job.stream
+        call = tool_call(data, self.config.tools)
+        if call is not None:
+            job.call_tool(call)
+        if not self.config.usage:
+            job.include_usage = False
         return job
 
     def _factor(self) -> float:
@@ -222,17 +249,21 @@ class ChatCompletions:
 
     def _stream(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
+        deltas = payload.TOKEN_DELTAS if job.tool is None else (payload.tool_delta(job.tool),)
         frames = payload.StreamFrames(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, deltas
         )
         stream = Stream(conn, record, frames, job.model.itl_ms / 1e3, self._jit)
         conn.reply = stream
         stream.start(job.model.ttft_ms / 1e3 * self._factor())
 
     def _delayed(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
-        use = payload.usage(job.prompt_tokens, job.n)
+        use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
+        message = None
+        if job.tool is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [job.tool]}
         body = payload.completion_body(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, message
         )
         reply = Delayed(conn, record, payload.response(200, body, close=not conn.keep_alive), job.n)
         conn.reply = reply

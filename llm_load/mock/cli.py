@@ -55,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--ttft-ms/--itl-ms and mock-llm-slow with both doubled",
     )  # fmt: skip
     p.add_argument("--no-uvloop", action="store_true", help="use the stdlib asyncio event loop")
+    g = p.add_argument_group("misbehaviour (to rehearse failures, e.g. with llm-load doctor)")
+    g.add_argument(
+        "--root-path", default="", metavar="/PREFIX",
+        help="serve the OpenAI routes under PREFIX (/PREFIX/v1/models ...), so /v1/... is a 404",
+    )  # fmt: skip
+    g.add_argument(
+        "--block-prompt", metavar="WORD",
+        help="answer a chat whose messages contain WORD (any case) with a 403 content filter",
+    )  # fmt: skip
+    g.add_argument("--no-usage", action="store_true", help="never report token usage")
+    g.add_argument(
+        "--no-tools", action="store_true",
+        help="answer requests with 'tools' with vLLM's 400 (no --enable-auto-tool-choice)",
+    )  # fmt: skip
     return p
 
 
@@ -70,6 +84,10 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         seed=args.seed,
         api_key=args.api_key,
         use_uvloop=not args.no_uvloop,
+        root_path=args.root_path.rstrip("/"),
+        block_prompt=args.block_prompt,
+        usage=not args.no_usage,
+        tools=not args.no_tools,
     )
 
 

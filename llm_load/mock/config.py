@@ -60,6 +60,10 @@ class MockConfig:
     backlog: int = 4096
     max_records: int = 200_000
     max_model_len: int = 8192
+    root_path: str = ""  # OpenAI routes live under ROOT_PATH + "/v1"
+    block_prompt: str | None = None  # a chat mentioning this word gets a 403 content filter
+    usage: bool = True  # False: never report usage
+    tools: bool = True  # False: requests with tools get vLLM's 400
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -73,6 +77,10 @@ class MockConfig:
             raise ValueError("jitter must be within [0, 1]")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be within [0, 65535]")
+        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+            raise ValueError(f"root path must look like /prefix, got {self.root_path!r}")
+        if self.block_prompt == "":
+            raise ValueError("the blocked word must not be empty")
 
     def model(self, name: str | None) -> MockModel | None:
         """Look a model up by id; ``None`` selects the first model."""

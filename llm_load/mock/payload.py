@@ -24,6 +24,7 @@ REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     411: "Length Required",
@@ -34,9 +35,10 @@ REASONS = {
 _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
 _ROLE = b'{"role":"assistant","content":""}' + _TAIL
 _TOKENS = tuple(b'{"content":' + orjson.dumps(tok) + b"}" + _TAIL for tok in VOCAB)
+TOKEN_DELTAS = _TOKENS  # the text deltas (with their choice tails) of a normal reply
 _FINISH = {
     reason: b'{},"logprobs":null,"finish_reason":"' + reason.encode() + b'"}]}\n\n'
-    for reason in ("stop", "length")
+    for reason in ("stop", "length", "tool_calls")
 }
 _DONE = b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n"
 _SSE_HEAD = (
@@ -48,13 +50,20 @@ _IDENT = b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":
 
 
 class HttpError(Exception):
-    """An error response: status, OpenAI-style message and type; ``close`` ends the connection."""
+    """An error response: status, OpenAI-style message and type; ``close`` ends the connection;
+    ``body`` replaces the OpenAI-style JSON body (to imitate another server's error shape)."""
 
     def __init__(
-        self, status: int, message: str, kind: str = "BadRequestError", close: bool = False
+        self,
+        status: int,
+        message: str,
+        kind: str = "BadRequestError",
+        close: bool = False,
+        body: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.close = status, message, kind, close
+        self.body = body
 
 
 def chunk(payload: bytes) -> bytes:
@@ -71,20 +80,33 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
+def tool_delta(call: dict[str, Any]) -> bytes:
+    """The streamed delta (with its choice tail) carrying a whole tool call at index 0."""
+    return b'{"tool_calls":[' + orjson.dumps({"index": 0, **call}) + b"]}" + _TAIL
+
+
 class StreamFrames:
     """All bytes of one streamed reply: :meth:`headers` (headers + role chunk), the per-token HTTP
     chunks (token ``i`` is ``tokens[i % len(tokens)]``) and ``tail`` (finish chunk, optional
-    usage chunk, ``[DONE]`` and the chunked terminator)."""
+    usage chunk, ``[DONE]`` and the chunked terminator). ``deltas`` replaces the text tokens
+    (e.g. one :func:`tool_delta`)."""
 
     __slots__ = ("_role", "n", "tail", "tokens")
 
     def __init__(
-        self, rid: int, created: int, model: str, n: int, reason: str, use: dict[str, int] | None
+        self,
+        rid: int,
+        created: int,
+        model: str,
+        n: int,
+        reason: str,
+        use: dict[str, int] | None,
+        deltas: tuple[bytes, ...] = _TOKENS,
     ) -> None:
         ident = _IDENT % (rid, created, orjson.dumps(model))
         pre = ident + b',"choices":[{"index":0,"delta":'
         self.n = n
-        self.tokens = tuple(chunk(pre + tok) for tok in _TOKENS[: min(n, len(_TOKENS))])
+        self.tokens = tuple(chunk(pre + tok) for tok in deltas[: min(n, len(deltas))])
         tail = chunk(pre + _FINISH[reason])
         if use is not None:
             tail += chunk(ident + b',"choices":[],"usage":' + orjson.dumps(use) + b"}\n\n")
@@ -104,10 +126,17 @@ def content(n: int) -> str:
 
 
 def completion_body(
-    rid: int, created: int, model: str, n: int, reason: str, use: dict[str, int]
+    rid: int,
+    created: int,
+    model: str,
+    n: int,
+    reason: str,
+    use: dict[str, int] | None,
+    message: dict[str, Any] | None = None,
 ) -> bytes:
-    """Non-streaming ``chat.completion`` JSON body."""
-    doc = {
+    """Non-streaming ``chat.completion`` JSON body (``usage`` omitted when ``use`` is None;
+    ``message`` replaces the text reply, e.g. with tool calls)."""
+    doc: dict[str, Any] = {
         "id": f"chatcmpl-{rid}",
         "object": "chat.completion",
         "created": created,
@@ -115,13 +144,14 @@ def completion_body(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content(n)},
+                "message": message or {"role": "assistant", "content": content(n)},
                 "logprobs": None,
                 "finish_reason": reason,
             }
         ],
-        "usage": use,
     }
+    if use is not None:
+        doc["usage"] = use
     return orjson.dumps(doc)
 
 

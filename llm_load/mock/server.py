@@ -2,10 +2,12 @@
 
 Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /stats``
 (``?detail=1`` adds per-token offsets) and ``POST /stats/reset``. Only ``/v1/*`` requires the API
-key. ``prompt_tokens`` is a deterministic estimate: the total number of characters of all message
-contents (string contents, plus the ``text`` of list-of-parts contents) ``// 4 + 1``. Streamed
-tokens are scheduled with ``loop.call_at`` at absolute times ``t_first + i * itl`` (one pending
-timer per stream, no drift); each token is written as its own HTTP chunk.
+key. With ``root_path`` (``--root-path /api``) the two ``/v1`` routes move to ``/api/v1/...``;
+``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
+total number of characters of all message contents (string contents, plus the ``text`` of
+list-of-parts contents) ``// 4 + 1``. Streamed tokens are scheduled with ``loop.call_at`` at
+absolute times ``t_first + i * itl`` (one pending timer per stream, no drift); each token is
+written as its own HTTP chunk.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ class MockProtocol(asyncio.Protocol):
     def send_error(self, err: HttpError, extra: bytes = b"") -> None:
         """Send an OpenAI-style error response."""
         self.keep_alive = self.keep_alive and not err.close
-        body = payload.error_body(err.status, err.message, err.kind)
+        body = err.body or payload.error_body(err.status, err.message, err.kind)
         self.finish(payload.response(err.status, body, close=not self.keep_alive, extra=extra))
 
     def send_json(self, doc: Any, status: int = 200) -> None:
@@ -189,10 +191,12 @@ class MockServer:
                 for m in config.models
             ],
         }  # fmt: skip
+        v1 = config.root_path + "/v1"
+        chat = ChatCompletions(config, self.truth, self.check_auth)
         self._routes: dict[str, dict[str, Callable[[MockProtocol, Request], None]]] = {
             "/health": {"GET": lambda conn, _: conn.send_json({"status": "ok"})},
-            "/v1/models": {"GET": self._list_models},
-            "/v1/chat/completions": {"POST": ChatCompletions(config, self.truth, self.check_auth)},
+            v1 + "/models": {"GET": self._list_models},
+            v1 + "/chat/completions": {"POST": chat},
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
         }
