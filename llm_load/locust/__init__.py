@@ -12,6 +12,7 @@ from typing import Any
 
 from llm_load.locust.options import add_arguments
 from llm_load.locust.run import LLMRun, attach, llm_run
+from llm_load.locust.transport import use_nonyielding_pool_check
 from llm_load.locust.user import LLMUser
 
 __all__ = ["LLMRun", "LLMUser", "attach", "install", "llm_run"]
@@ -24,6 +25,7 @@ def install(events: Any = None) -> None:
     events = events if events is not None else locust.events
     if getattr(events, _MARK, False):
         return
+    use_nonyielding_pool_check()
     events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(lambda environment, **_: attach(environment))
     setattr(events, _MARK, True)

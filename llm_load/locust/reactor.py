@@ -31,14 +31,18 @@ TIMEOUT_CHECK_S = 0.25
 
 
 class _Stream:
-    __slots__ = ("done", "last_s", "on_block", "raw", "sock")
+    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "sock", "tls")
 
     def __init__(self, raw: Any, on_block: Callable[[bytes, float], None]) -> None:
         self.raw = raw
-        self.sock = raw._sock
+        self.sock = sock = raw._sock
         self.on_block = on_block
         self.done: AsyncResult = AsyncResult()
         self.last_s = perf_counter()
+        # Plain TCP: the real (non-blocking) socket's C recv, skipping gevent's Python
+        # wrapper; only called when epoll says readable. TLS keeps gevent's socket.
+        self.tls = sock is not None and hasattr(sock, "pending")
+        self.recv = None if sock is None else sock.recv if self.tls else sock._sock.recv
 
 
 class StreamReactor:
@@ -100,10 +104,12 @@ class StreamReactor:
         while True:
             hub.wait(self._watcher)
             self.wakeups += 1
-            for fd, _ in self._epoll.poll(0):
+            ready = self._epoll.poll(0)
+            now = perf_counter()  # every ready socket's bytes had arrived by now
+            for fd, _ in ready:
                 stream = self._streams.get(fd)
                 if stream is not None:
-                    self._receive(fd, stream)
+                    self._receive(fd, stream, now)
             if len(self._streams) >= self.batch_min_streams:
                 gevent.sleep(self.batch_delay_s)
 
@@ -119,14 +125,17 @@ class StreamReactor:
         gevent.killall(self._greenlets)
         self._greenlets = []
 
-    def _receive(self, fd: int, stream: _Stream) -> None:
+    def _receive(self, fd: int, stream: _Stream, now: float) -> None:
         try:
-            data = stream.sock.recv(RECV_BYTES)
-            while data and getattr(stream.sock, "pending", None) and stream.sock.pending():
+            try:
+                data = stream.recv(RECV_BYTES)
+            except BlockingIOError:  # a spurious wake: nothing to read after all
+                return
+            while data and stream.tls and stream.sock.pending():
                 data += stream.sock.recv(RECV_BYTES)  # TLS: decrypted bytes epoll cannot see
             if not data:
                 raise StreamClosed("server closed the connection before the end of the response")
-            now = stream.last_s = perf_counter()
+            stream.last_s = now
             stream.raw.feed(data)
             if self._drain(stream, now):
                 self._forget(fd, stream)

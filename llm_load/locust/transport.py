@@ -13,9 +13,19 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
+from gevent.monkey import get_original
+
 from llm_load.core.sse import SSEDecoder
 
-__all__ = ["RECV_BYTES", "StreamClosed", "abandon", "read_body", "read_sse"]
+__all__ = [
+    "RECV_BYTES",
+    "StreamClosed",
+    "abandon",
+    "read_body",
+    "read_sse",
+    "use_nonyielding_pool_check",
+    "warm_connection",
+]
 
 RECV_BYTES = 65536
 MAX_ERROR_BODY = 64 * 1024
@@ -101,3 +111,44 @@ def abandon(raw: Any) -> None:
         pool.release_socket(sock)
     else:
         sock.close()
+
+
+def use_nonyielding_pool_check() -> None:
+    """Make geventhttpclient's "is this pooled socket still alive?" check not yield.
+
+    It calls gevent's `select(..., 0)`, which yields to the hub before every request: the
+    request then waits behind every ready greenlet while its clock (TTFT, E2E) runs. A
+    zero-timeout poll of one descriptor never needs to wait. Idempotent.
+    """
+    from geventhttpclient.connectionpool import ConnectionPool
+
+    if getattr(ConnectionPool._is_socket_alive, "_llm_load", False):
+        return
+    poll, pollin = get_original("select", ["poll", "POLLIN"])
+
+    def _is_socket_alive(self: Any, sock: Any) -> bool:
+        if sock is None:
+            return False
+        try:
+            fd = sock.fileno()
+            if fd < 0:
+                return False
+            poller = poll()
+            poller.register(fd, pollin)
+            return not poller.poll(0)  # readable while idle: closed by the peer, or dirty
+        except (OSError, ValueError):
+            return False
+
+    _is_socket_alive._llm_load = True  # type: ignore[attr-defined]
+    ConnectionPool._is_socket_alive = _is_socket_alive  # type: ignore[method-assign]
+
+
+def warm_connection(session: Any, url: str) -> None:
+    """Open one keep-alive connection to `url`'s server ahead of the first request, so
+    that request's clock does not include connecting (and the hub cycle a connect yields
+    to). Errors are left for the first request to report."""
+    try:
+        pool = session.client.clientpool.get_client(url)._connection_pool
+        pool.return_socket(pool.get_socket())
+    except Exception:
+        return

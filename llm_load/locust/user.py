@@ -25,7 +25,13 @@ from llm_load.core.chat import ChatStream, chat_request_body, json_loads
 from llm_load.core.errors import body_message
 from llm_load.core.record import RequestRecord, record_from_stream
 from llm_load.locust.run import llm_run
-from llm_load.locust.transport import MAX_ERROR_BODY, StreamClosed, read_body, read_sse
+from llm_load.locust.transport import (
+    MAX_ERROR_BODY,
+    StreamClosed,
+    read_body,
+    read_sse,
+    warm_connection,
+)
 
 __all__ = ["LLMUser", "failure_kind"]
 
@@ -71,6 +77,9 @@ class LLMUser(FastHttpUser):
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
+
+    def on_start(self) -> None:
+        warm_connection(self.client, self._path)
 
     def messages(self) -> list[dict[str, Any]]:
         """The chat messages of the next request (default: the `--prompt`)."""
