@@ -1,4 +1,5 @@
-"""llm-load's Locust layer: options, the abstract `LLMUser` and the run's listeners.
+"""llm-load's Locust layer: options, the abstract `LLMUser` and `ScenarioUser`, the
+scenario's load shape and the run's listeners.
 
 Call `install()` once in a locustfile (it is explicit and safe to call twice); nothing
 registers itself on import.
@@ -12,10 +13,11 @@ from typing import Any
 
 from llm_load.locust.options import add_arguments
 from llm_load.locust.run import LLMRun, attach, llm_run
+from llm_load.locust.scenario import ScenarioShape, ScenarioUser
 from llm_load.locust.transport import use_nonyielding_pool_check
 from llm_load.locust.user import LLMUser
 
-__all__ = ["LLMRun", "LLMUser", "attach", "install", "llm_run"]
+__all__ = ["LLMRun", "LLMUser", "ScenarioShape", "ScenarioUser", "attach", "install", "llm_run"]
 
 _MARK = "_llm_load_installed"
 

@@ -81,6 +81,14 @@ def add_arguments(parser: Any) -> None:
         "(reactor, default) or each user's greenlet reading its own socket (greenlet)",
     )
     add(
+        "--scenario",
+        env_var="LLM_LOAD_SCENARIO",
+        default="",
+        metavar="PATH",
+        help="YAML scenario run by locustfiles/scenario.py (model mix, prompts, load, "
+        "thresholds); see docs/scenarios.md",
+    )
+    add(
         "--threshold",
         env_var="LLM_LOAD_THRESHOLD",
         action="append",

@@ -104,14 +104,24 @@ class StreamReactor:
         while True:
             hub.wait(self._watcher)
             self.wakeups += 1
-            ready = self._epoll.poll(0)
-            now = perf_counter()  # every ready socket's bytes had arrived by now
-            for fd, _ in ready:
-                stream = self._streams.get(fd)
-                if stream is not None:
-                    self._receive(fd, stream, now)
+            self.poll_now()
             if len(self._streams) >= self.batch_min_streams:
                 gevent.sleep(self.batch_delay_s)
+
+    def poll_now(self) -> None:
+        """One pass over the sockets that are readable now; never blocks (plain TCP).
+
+        The reactor greenlet runs it after each wake; user greenlets also run it between
+        requests, so a burst of their own work (hundreds of requests ending together)
+        cannot hold back the arrival stamps of other streams until the burst is over."""
+        if not self._streams:
+            return
+        ready = self._epoll.poll(0)
+        now = perf_counter()  # every ready socket's bytes had arrived by now
+        for fd, _ in ready:
+            stream = self._streams.get(fd)
+            if stream is not None:
+                self._receive(fd, stream, now)
 
     def _watchdog(self) -> None:
         while True:

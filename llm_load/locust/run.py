@@ -21,10 +21,11 @@ from typing import Any
 import requests
 
 from llm_load.core.metrics import MetricsBook
+from llm_load.core.scenario import ScenarioError
 from llm_load.core.summary import build_summary, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.reactor import StreamReactor
-from llm_load.locust.settings import Settings
+from llm_load.locust.settings import Settings, resolve_settings
 from llm_load.locust.webui import attach_web_ui
 from llm_load.report.console import print_summary
 
@@ -42,7 +43,11 @@ class LLMRun:
     def __init__(self, environment: Any) -> None:
         self.environment = environment
         self.book = MetricsBook()
-        self.settings = Settings.from_options(environment.parsed_options, environment.host or "")
+        # A worker's own options are replaced by the master's at test_start: never fail here.
+        on_error = log_scenario_error if isinstance(environment.runner, WorkerRunner) else None
+        self.settings = resolve_settings(
+            environment.parsed_options, environment.host or "", on_error=on_error
+        )
         # The key given at start-up: the web form submits secret fields blank (see webui).
         self.configured_key: str = getattr(environment.parsed_options, "api_key", "") or ""
         self.model = self.settings.model
@@ -54,8 +59,8 @@ class LLMRun:
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
         env = self.environment
-        self.settings = Settings.from_options(
-            env.parsed_options, env.host or "", configured_key=self.configured_key
+        self.settings = resolve_settings(
+            env.parsed_options, env.host or "", self.configured_key, on_error=log_scenario_error
         )
         self.book.reset()
         self.started_wall = time.time()
@@ -140,6 +145,11 @@ def discover_model(settings: Settings) -> str:
         return ""
 
 
+def log_scenario_error(error: ScenarioError) -> None:
+    """A scenario that cannot be loaded at test start: said once, and no traffic is sent."""
+    log.error("--scenario cannot be used, no requests will be sent:\n%s", error)
+
+
 def llm_run(environment: Any) -> LLMRun:
     """The environment's `LLMRun`; a clear error when `install()` was not called."""
     run = getattr(environment, "llm_load", None)
@@ -157,7 +167,7 @@ def attach(environment: Any) -> LLMRun:
         return existing
     try:
         run = LLMRun(environment)
-    except ThresholdError as error:
+    except (ThresholdError, ScenarioError) as error:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run

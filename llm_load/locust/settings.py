@@ -2,21 +2,24 @@
 
 Workers receive the master's parsed options just before `test_start`, so resolving here
 (never at import) gives every process the same view. The API key falls back to
-`OPENAI_API_KEY`; `key_source` says where it came from without revealing it.
+`OPENAI_API_KEY`; `key_source` says where it came from without revealing it. With
+`--scenario PATH`, `resolve_settings` loads the scenario and merges its defaults (host,
+first model, key env var) and thresholds after the `--threshold` ones.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from llm_load.core.endpoint import api_base, redact
+from llm_load.core.scenario import Scenario, ScenarioError, load_scenario
 from llm_load.core.thresholds import Threshold, parse_threshold
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "resolve_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class Settings:
     llm_json: str
     stream_reader: str = "reactor"
     thresholds: tuple[Threshold, ...] = ()
+    scenario: Scenario | None = None
 
     @property
     def base_url(self) -> str:
@@ -84,7 +88,47 @@ class Settings:
             "stream": self.stream,
             "request_timeout_s": self.request_timeout_s,
             "thresholds": [t.text for t in self.thresholds],
+            "scenario": self.scenario.name if self.scenario else None,
         }
+
+    def with_scenario(self, scenario: Scenario, environ: Mapping[str, str]) -> Settings:
+        """These settings with the scenario's defaults; flags and `-H` keep precedence."""
+        key, source = self.api_key, self.key_source
+        key_env = scenario.target.api_key_env
+        if key_env and environ.get(key_env) and not source.startswith("--api-key"):
+            key, source = environ[key_env], f"{key_env} (scenario api_key_env)"
+        return replace(
+            self,
+            host=self.host or scenario.target.host or "",
+            model=self.model or scenario.models[0].name,
+            api_key=key,
+            key_source=source,
+            thresholds=self.thresholds + scenario.parsed_thresholds(),
+            scenario=scenario,
+        )
+
+
+def resolve_settings(
+    options: Any,
+    host: str,
+    configured_key: str = "",
+    on_error: Callable[[ScenarioError], None] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """`Settings.from_options` plus the `--scenario` file; a scenario error is raised, or
+    passed to `on_error` (the settings are then returned without a scenario)."""
+    settings = Settings.from_options(options, host, environ, configured_key)
+    path = getattr(options, "scenario", "") or ""
+    if not path:
+        return settings
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as error:
+        if on_error is None:
+            raise
+        on_error(error)
+        return settings
+    return settings.with_scenario(scenario, environ)
 
 
 def _number(value: Any, kind: type[int] | type[float]) -> Any:

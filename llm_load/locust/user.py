@@ -95,15 +95,21 @@ class LLMUser(FastHttpUser):
         *,
         model: str | None = None,
         extra: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> RequestRecord:
-        """Send one chat completion, record it, and return its record."""
+        """Send one chat completion, record it, and return its record.
+
+        `model`, `max_tokens` and `temperature` default (when None) to the run's settings."""
         s = self.llm.settings
+        if self.llm.reactor is not None:
+            self.llm.reactor.poll_now()
         model = model or self.llm.model
         body = chat_request_body(
             model,
             messages,
-            max_tokens=s.max_tokens,
-            temperature=s.temperature,
+            max_tokens=s.max_tokens if max_tokens is None else max_tokens,
+            temperature=s.temperature if temperature is None else temperature,
             stream=s.stream,
             extra=extra,
         )
@@ -134,6 +140,8 @@ class LLMUser(FastHttpUser):
             start_time=started_at,
             url=self._path,
         )
+        if self.llm.reactor is not None:
+            self.llm.reactor.poll_now()
         return record
 
     def _send(self, name: str, data: bytes) -> tuple[Any, int]:

@@ -1,0 +1,122 @@
+"""`ScenarioUser` and `ScenarioShape`: the Locust side of `--scenario PATH`.
+
+The scenario is loaded with the settings at `test_start` on every process (workers get the
+master's `--scenario`). A `ScenarioUser` draws each request from a seeded `Conversation`
+(model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra)
+and waits the scenario's think time between requests. When no scenario could be loaded the
+error was logged once and each user stops at start: no traffic, no crash loop.
+
+`ScenarioShape` is always declared by `locustfiles/scenario.py` with `use_common_options`,
+so Locust keeps `-u/-r/-t` and the web form's fields: with `load.stages` it follows the
+stages (then stops the test); without, it holds `-u` users at `-r` users/s. It also ends
+the test at `-t`: Locust's headless run-time timer only starts after a shape finishes.
+"""
+
+from __future__ import annotations
+
+from locust import LoadTestShape, task
+from locust.exception import StopUser
+from locust.runners import WorkerRunner
+
+import itertools
+import logging
+from typing import Any
+
+from llm_load.core.chat import ChatStream
+from llm_load.core.record import RequestRecord
+from llm_load.core.sampling import Conversation, Sampler
+from llm_load.core.scenario import Scenario
+from llm_load.locust.run import llm_run
+from llm_load.locust.user import LLMUser
+
+__all__ = ["ScenarioShape", "ScenarioUser", "shape_tick"]
+
+log = logging.getLogger("llm_load")
+_SEQ = "_llm_load_user_seq"
+
+
+class ScenarioUser(LLMUser):
+    """Sends the `--scenario`'s requests; declare a concrete subclass in a locustfile."""
+
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        settings = llm_run(environment).settings
+        if self.host is None and settings.host:
+            self.host = settings.host  # the scenario's target.host when -H is not given
+        super().__init__(environment)
+        scenario = self.llm.settings.scenario
+        self.conversation = (
+            None if scenario is None else Conversation(_sampler(environment, scenario))
+        )
+        self._keep_reply = scenario is not None and scenario.multi_turn is not None
+        self._reply = ""
+
+    def on_start(self) -> None:
+        if self.conversation is None:  # the error was logged when the scenario failed to load
+            raise StopUser()
+        super().on_start()
+
+    def wait_time(self) -> float:
+        return self.conversation.sampler.think_time_s() if self.conversation else 1.0
+
+    @task
+    def chat(self) -> None:
+        if self.conversation is None:
+            raise StopUser()
+        request = self.conversation.next_request()
+        record = self.chat_completion(
+            request.messages,
+            model=request.model,
+            extra=request.extra or None,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+        )
+        self.conversation.reply(self._reply if record.ok else None)
+
+    def _record(self, chat: ChatStream, *args: Any, **kwargs: Any) -> RequestRecord:
+        if self._keep_reply:  # only multi-turn needs the reply text (the next turn's history)
+            self._reply = chat.content
+        return super()._record(chat, *args, **kwargs)
+
+
+def _sampler(environment: Any, scenario: Scenario) -> Sampler:
+    """A reproducible per-user sampler: seeded by scenario seed, worker index, user number."""
+    runner = environment.runner
+    worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+    seq = environment.__dict__.setdefault(_SEQ, itertools.count())
+    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}")
+
+
+def shape_tick(
+    scenario: Scenario | None, elapsed_s: float, users: Any, rate: Any, run_time_s: Any = None
+) -> Any:
+    """The shape's decision: None once `run_time_s` (Locust's -t, s) is over, else the stage
+    at `elapsed_s`, else the given (or the scenario's) users and spawn rate."""
+    if run_time_s and elapsed_s >= float(run_time_s):
+        return None
+    if scenario is not None and scenario.load.stages:
+        return scenario.load.stage_at(elapsed_s)
+    load = scenario.load if scenario is not None else None
+    users = int(users) if users else (load.users if load else 1)
+    rate = float(rate) if rate else (load.spawn_rate if load else 1.0)
+    return users, rate
+
+
+class ScenarioShape(LoadTestShape):
+    """Stages from the scenario, or Locust's -u/-r when it has none (see module doc)."""
+
+    abstract = True
+    use_common_options = True
+
+    def tick(self) -> tuple[int, float] | None:
+        assert self.runner is not None
+        env = self.runner.environment
+        options = env.parsed_options
+        return shape_tick(
+            llm_run(env).settings.scenario,
+            self.get_run_time(),
+            getattr(options, "num_users", None),
+            getattr(options, "spawn_rate", None),
+            getattr(options, "run_time", None),
+        )
