@@ -1,10 +1,11 @@
-"""The `llm-load` command: `demo`, `mock`, `doctor` and `models` (more land with their issues).
+"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate` and `run`.
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
 writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
 `llm-load doctor` checks an endpoint step by step (exit codes in `llm_load.doctor.EXIT_CODES`);
-`llm-load models` lists what it serves.
+`llm-load models` lists what it serves. `llm-load validate` checks scenario files and
+`llm-load run` launches Locust with one (see `llm_load.scenario_cli`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import llm_load
 from llm_load.report.console import print_summary
+from llm_load.scenario_cli import add_run_arguments
 
 __all__ = ["locustfile_path", "main"]
 
@@ -88,6 +90,18 @@ def _models(args: argparse.Namespace) -> int:
     return int(result["exit_code"])
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from llm_load.scenario_cli import validate_files
+
+    return validate_files(args.files)
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    from llm_load.scenario_cli import run_scenario
+
+    return run_scenario(args, locustfile_path("scenario"), extra)
+
+
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
     """-H, --api-key, --timeout and --json, shared by doctor and models."""
     parser.add_argument("-H", "--host", required=True, help="server base URL, with or without /v1")
@@ -121,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--model", default=None, help="model id (default: the first served)")
     models = sub.add_parser("models", help="list the models an endpoint serves")
     _add_target_args(models)
+    validate = sub.add_parser("validate", help="check scenario files (exit 2 when invalid)")
+    validate.add_argument("files", nargs="+", metavar="SCENARIO.yaml")
+    run = sub.add_parser(
+        "run", help="run a YAML scenario with Locust (arguments after -- go to Locust)",
+        epilog="exit codes: 0 pass, 1 failed requests, 2 invalid scenario, 3 thresholds failed",
+    )  # fmt: skip
+    add_run_arguments(run)
     return parser
 
 
@@ -128,8 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["mock"]:
         return _mock(argv[1:])
+    extra: list[str] = []
+    if argv[:1] == ["run"] and "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
-    commands = {"demo": _demo, "doctor": _doctor, "models": _models}
+    if args.command == "run":
+        return _run(args, extra)
+    commands = {"demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate}
     if args.command in commands:
         return commands[args.command](args)
     return 2  # pragma: no cover - argparse rejects unknown commands

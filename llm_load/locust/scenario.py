@@ -4,7 +4,7 @@ The scenario is loaded with the settings at `test_start` on every process (worke
 master's `--scenario`). A `ScenarioUser` draws each request from a seeded `Conversation`
 (model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra)
 and waits the scenario's think time between requests. When no scenario could be loaded the
-error was logged once and each user stops at start: no traffic, no crash loop.
+error was logged once and each user stops at its first task: no traffic, no crash loop.
 
 `ScenarioShape` is always declared by `locustfiles/scenario.py` with `use_common_options`,
 so Locust keeps `-u/-r/-t` and the web form's fields: with `load.stages` it follows the
@@ -53,16 +53,15 @@ class ScenarioUser(LLMUser):
         self._reply = ""
 
     def on_start(self) -> None:
-        if self.conversation is None:  # the error was logged when the scenario failed to load
-            raise StopUser()
-        super().on_start()
+        if self.conversation is not None:
+            super().on_start()
 
     def wait_time(self) -> float:
         return self.conversation.sampler.think_time_s() if self.conversation else 1.0
 
     @task
     def chat(self) -> None:
-        if self.conversation is None:
+        if self.conversation is None:  # the error was logged when the scenario failed to load
             raise StopUser()
         request = self.conversation.next_request()
         record = self.chat_completion(
@@ -78,6 +77,10 @@ class ScenarioUser(LLMUser):
         if self._keep_reply:  # only multi-turn needs the reply text (the next turn's history)
             self._reply = chat.content
         return super()._record(chat, *args, **kwargs)
+
+
+# Locust adds a base class's tasks to a subclass's own: keep only the scenario's task.
+ScenarioUser.tasks = [ScenarioUser.chat]
 
 
 def _sampler(environment: Any, scenario: Scenario) -> Sampler:

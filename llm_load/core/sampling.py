@@ -1,0 +1,140 @@
+"""Seeded sampling of a scenario's requests: model mix, prompts, conversations, think time.
+
+Pure and reproducible: every draw comes from one `random.Random(seed)` per user. Synthetic
+prompts are deterministic word sequences of about the requested input length (~4
+characters per token); a synthetic output length becomes the request's `max_tokens`.
+A `Conversation` yields one `ChatRequest` per turn; with `multi_turn` it carries the
+history (user, assistant, user, ...) for N turns, then starts a new conversation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_load.core.scenario import Dist, ModelSpec, Scenario
+
+__all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
+
+CHARS_PER_TOKEN = 4
+WORDS = (
+    "the", "model", "serves", "tokens", "fast", "while", "a", "queue", "of", "users",
+    "waits", "for", "each", "reply", "in", "turn", "and", "every", "stream", "carries",
+    "text", "about", "load", "latency", "cache", "memory", "batch", "prefill", "decode",
+    "river", "mountain", "garden", "robot", "paint", "story", "light", "window", "paper",
+    "music", "number", "signal", "engine",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One request to send: model, messages and per-request body settings."""
+
+    model: str
+    messages: list[dict[str, str]]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def synthetic_text(rng: random.Random, tokens: int) -> str:
+    """About `tokens` tokens (~4 chars each) of words drawn from `rng`."""
+    target = max(1, tokens) * CHARS_PER_TOKEN
+    words: list[str] = []
+    size = 0
+    while size <= target:  # size counts one separator per word: the joined text is size - 1
+        batch = rng.choices(WORDS, k=max(1, (target - size) // 5 + 1))
+        for word in batch:
+            words.append(word)
+            size += len(word) + 1
+            if size > target:
+                break
+    return " ".join(words)[:target]
+
+
+def draw(rng: random.Random, dist: Dist) -> int:
+    """One length (tokens) from a distribution."""
+    if dist.fixed is not None:
+        return dist.fixed
+    if dist.uniform is not None:
+        return rng.randint(*dist.uniform)
+    spec = dist.normal
+    assert spec is not None  # the schema guarantees exactly one kind
+    return min(spec.max, max(spec.min, round(rng.gauss(spec.mean, spec.std))))
+
+
+class Sampler:
+    """Draws models, prompts and think times of one scenario from one seeded RNG."""
+
+    def __init__(self, scenario: Scenario, seed: int | str | None = None) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed if seed is None else seed)
+        self._models = list(scenario.models)
+        self._weights = [m.weight for m in self._models]
+        synthetic = scenario.prompts.synthetic
+        self._synthetic = synthetic
+        self._text_rng = (
+            random.Random(f"{synthetic.seed}:{seed}")
+            if synthetic is not None and synthetic.seed is not None
+            else self.rng
+        )
+
+    def model(self) -> ModelSpec:
+        return self.rng.choices(self._models, self._weights)[0]
+
+    def prompt(self) -> list[dict[str, str]]:
+        """The messages that open a conversation (a fresh copy)."""
+        if self._synthetic is not None:
+            tokens = draw(self._text_rng, self._synthetic.input_tokens)
+            return [{"role": "user", "content": synthetic_text(self._text_rng, tokens)}]
+        chosen = self.rng.choice(self.scenario.conversations)
+        return [dict(m) for m in chosen]
+
+    def follow_up(self) -> dict[str, str]:
+        """The next user turn of a conversation: the last user message of a new prompt."""
+        users = [m for m in self.prompt() if m["role"] == "user"]
+        return users[-1] if users else {"role": "user", "content": "Go on."}
+
+    def max_tokens(self, model: ModelSpec) -> int | None:
+        """The synthetic output length, else the model's `max_tokens` (None: the default)."""
+        if self._synthetic is not None and self._synthetic.output_tokens is not None:
+            return draw(self._text_rng, self._synthetic.output_tokens)
+        return model.max_tokens
+
+    def think_time_s(self) -> float:
+        value = self.scenario.load.think_time_s
+        if isinstance(value, tuple):
+            return self.rng.uniform(*value)
+        return value
+
+
+class Conversation:
+    """The requests of one user: single requests, or multi-turn histories of N turns."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+        multi = sampler.scenario.multi_turn
+        self.turns = multi.turns if multi is not None else 1
+        self.turn = 0
+        self.history: list[dict[str, str]] = []
+        self.model: ModelSpec | None = None
+
+    def next_request(self) -> ChatRequest:
+        """The next request: a new conversation, or the next turn of the current one."""
+        s = self.sampler
+        if self.turn == 0 or self.model is None:
+            self.model = s.model()
+            self.history = s.prompt()
+        else:
+            self.history.append(s.follow_up())
+        self.turn += 1
+        m = self.model
+        return ChatRequest(m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra)
+
+    def reply(self, text: str | None) -> None:
+        """The assistant's reply to the last request (None when it failed: start over)."""
+        if text is None or self.turn >= self.turns:
+            self.turn = 0
+            return
+        self.history.append({"role": "assistant", "content": text})

@@ -1,0 +1,326 @@
+"""The YAML scenario schema: target, model mix, prompts, multi-turn, load, thresholds.
+
+Pydantic models with unknown keys rejected everywhere. `load_scenario(path)` reads the YAML
+(and a JSONL prompt file, relative to the scenario file) and raises `ScenarioError`, whose
+message lists every problem as `FILE: key.path[0].sub: what was expected (got ...)`;
+malformed YAML gives its line and column. Times are seconds, lengths are tokens. The
+scenario never holds an API key: `target.api_key_env` names the environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from llm_load.core.scenario_errors import ScenarioError, format_errors
+from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
+
+__all__ = ["Dist", "Load", "ModelSpec", "Scenario", "ScenarioError", "Stage", "load_scenario"]
+
+_STRICT = ConfigDict(extra="forbid")
+_RUN_TIME = re.compile(r"^\s*(?:\d+h)?\s*(?:\d+m)?\s*(?:\d+s)?\s*$")
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def _check_threshold(text: str) -> str:
+    try:
+        parse_threshold(text)
+    except ThresholdError as error:
+        raise ValueError(str(error)) from None
+    return text
+
+
+class Message(BaseModel):
+    """One chat message of a prompt."""
+
+    model_config = _STRICT
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class Target(BaseModel):
+    """Defaults for the server: `host` (base URL) and the NAME of the API key's env var."""
+
+    model_config = _STRICT
+    host: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_literal(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key != "api_key_env" and re.search(r"key|token|secret", str(key), re.I):
+                    raise ValueError(
+                        f"{key!r}: never put an API key in a scenario file; set "
+                        "'api_key_env: NAME' to read it from the environment variable NAME"
+                    )
+        return data
+
+
+class ModelSpec(BaseModel):
+    """One model of the mix; `weight` is relative, overrides apply to its requests."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    weight: float = Field(default=1.0, ge=0)
+    max_tokens: PositiveInt | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Normal(BaseModel):
+    model_config = _STRICT
+    mean: float = Field(gt=0)
+    std: float = Field(ge=0)
+    min: PositiveInt = 1
+    max: PositiveInt
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Normal:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
+class Dist(BaseModel):
+    """A length distribution in tokens: exactly one of `fixed`, `uniform`, `normal`."""
+
+    model_config = _STRICT
+    fixed: PositiveInt | None = None
+    uniform: tuple[PositiveInt, PositiveInt] | None = None
+    normal: Normal | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Dist:
+        given = [k for k in ("fixed", "uniform", "normal") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "expected exactly one of {fixed: N}, {uniform: [LO, HI]}, "
+                f"{{normal: {{mean, std, min, max}}}} (got {given or 'none'})"
+            )
+        if self.uniform is not None and self.uniform[0] > self.uniform[1]:
+            raise ValueError(f"uniform: [LO, HI] needs LO <= HI (got {list(self.uniform)})")
+        return self
+
+
+class Synthetic(BaseModel):
+    """Generated prompts of `input_tokens` length asking for `output_tokens` (max_tokens)."""
+
+    model_config = _STRICT
+    input_tokens: Dist
+    output_tokens: Dist | None = None
+    seed: int | None = None
+
+
+class Prompts(BaseModel):
+    """Exactly one source: `inline` list, JSONL `file` or `synthetic`."""
+
+    model_config = _STRICT
+    inline: list[str | list[Message]] | None = Field(default=None, min_length=1)
+    file: str | None = None
+    synthetic: Synthetic | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Prompts:
+        given = [k for k in ("inline", "file", "synthetic") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of inline, file, synthetic (got {given})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "inline" if self.inline else "file" if self.file else "synthetic"
+
+
+class MultiTurn(BaseModel):
+    """Conversations of `turns` requests, each carrying the history so far."""
+
+    model_config = _STRICT
+    turns: PositiveInt
+
+
+class Stage(BaseModel):
+    """Hold `users` (reached at `spawn_rate` users/s) until `duration_s` into this stage."""
+
+    model_config = _STRICT
+    duration_s: float = Field(gt=0)
+    users: int = Field(ge=0)
+    spawn_rate: float = Field(default=1.0, gt=0)
+
+
+class Load(BaseModel):
+    """Closed-loop load: users, spawn rate (users/s), run time, think time (s), stages."""
+
+    model_config = _STRICT
+    users: PositiveInt = 1
+    spawn_rate: float = Field(default=1.0, gt=0)
+    run_time: str | None = None
+    think_time_s: float | tuple[float, float] = Field(default=0.0)
+    stages: list[Stage] | None = Field(default=None, min_length=1)
+
+    @field_validator("run_time", mode="before")
+    @classmethod
+    def _run_time(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return f"{int(value)}s"
+        if not isinstance(value, str) or not value.strip() or not _RUN_TIME.match(value):
+            raise ValueError("expected a duration like 30s, 5m, 1h30m or a number of seconds")
+        return value.replace(" ", "")
+
+    @field_validator("think_time_s")
+    @classmethod
+    def _think(cls, value: float | tuple[float, float]) -> float | tuple[float, float]:
+        low, high = value if isinstance(value, tuple) else (value, value)
+        if low < 0 or high < low:
+            raise ValueError("expected seconds >= 0, or [LO, HI] with 0 <= LO <= HI")
+        return value
+
+    def stage_at(self, elapsed_s: float) -> tuple[int, float] | None:
+        """(users, spawn_rate) of the stage running `elapsed_s` into the test; None after."""
+        end = 0.0
+        for stage in self.stages or ():
+            end += stage.duration_s
+            if elapsed_s < end:
+                return stage.users, stage.spawn_rate
+        return None
+
+    @property
+    def stages_s(self) -> float:
+        return sum(s.duration_s for s in self.stages or ())
+
+
+class Scenario(BaseModel):
+    """A load test described in YAML; see docs/scenarios.md."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = 0
+    target: Target = Field(default_factory=Target)
+    models: list[ModelSpec] = Field(min_length=1)
+    prompts: Prompts
+    multi_turn: MultiTurn | None = None
+    load: Load = Field(default_factory=Load)
+    thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
+    _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
+
+    @field_validator("models", mode="after")
+    @classmethod
+    def _mix(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each model name once (got {names})")
+        if sum(m.weight for m in models) <= 0:
+            raise ValueError("weights sum to 0: at least one model needs weight > 0")
+        return models
+
+    @property
+    def conversations(self) -> list[list[dict[str, str]]]:
+        """The prompts of `inline` or `file` as message lists (empty for synthetic)."""
+        if not self._conversations and self.prompts.inline:
+            self._conversations = [_as_messages(p) for p in self.prompts.inline]
+        return self._conversations
+
+    def parsed_thresholds(self) -> tuple[Threshold, ...]:
+        return tuple(parse_threshold(t) for t in self.thresholds)
+
+    def summary(self) -> str:
+        """One line: models, prompt source and load, for `llm-load validate`."""
+        load = self.load
+        shape = f"{len(load.stages)} stages" if load.stages else f"{load.users} users"
+        turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
+        return (
+            f"{len(self.models)} models, {self.prompts.kind} prompts{turns}, {shape}, "
+            f"run time {load.run_time or (f'{load.stages_s:g}s' if load.stages else 'unbounded')}"
+        )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; `ScenarioError` lists every problem."""
+    path = Path(path)
+    name = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"{name}: cannot read: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise ScenarioError(_yaml_message(name, error)) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{name}: expected a mapping of keys (got {type(data).__name__})")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(format_errors(name, error, Scenario)) from None
+    if scenario.prompts.file is not None:
+        scenario._conversations = read_prompt_file(path, scenario.prompts.file)
+    return scenario
+
+
+def _yaml_message(name: str, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return f"{name}{where}: invalid YAML: {problem}"
+
+
+def _as_messages(prompt: str | list[Message]) -> list[dict[str, str]]:
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    return [m.model_dump() for m in prompt]
+
+
+class _Line(BaseModel):
+    """One JSONL line: `{"messages": [...]}` or `{"prompt": "..."}` (other keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    messages: list[Message] | None = Field(default=None, min_length=1)
+    prompt: str | None = None
+
+
+def read_prompt_file(scenario_path: Path, file: str) -> list[list[dict[str, str]]]:
+    """The conversations of a JSONL file named relative to the scenario file."""
+    where = f"{scenario_path}: prompts.file"
+    data_path = (scenario_path.parent / file).resolve()
+    try:
+        lines = data_path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ScenarioError(f"{where}: cannot read {data_path}: {error.strerror}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            out.append(_parse_line(line, f"{where}: {data_path} line {number}"))
+    if not out:
+        raise ScenarioError(f"{where}: {data_path} has no prompts")
+    return out
+
+
+def _parse_line(line: str, where: str) -> list[dict[str, str]]:
+    expected = 'expected {"messages": [{"role": ..., "content": ...}]} or {"prompt": "..."}'
+    try:
+        parsed = _Line.model_validate(json.loads(line))
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ScenarioError(f"{where}: {expected}: {first['msg']}") from None
+    if parsed.messages is not None:
+        return [m.model_dump() for m in parsed.messages]
+    if parsed.prompt is not None:
+        return [{"role": "user", "content": parsed.prompt}]
+    raise ScenarioError(f"{where}: {expected}")
