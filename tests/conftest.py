@@ -35,6 +35,20 @@ def run_locust(
     )
 
 
+def short_run(
+    host: str,
+    summary_path: Path,
+    *extra: str,
+    users: int = 2,
+    run_time: str = "2s",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """A short headless chat run: `users` users spawned at once, summary to `summary_path`."""
+    n = str(users)
+    common = ("-u", n, "-r", n, "-t", run_time, "-H", host, "--llm-json", str(summary_path))
+    return run_locust(*common, *extra, env=env)
+
+
 def nearest_rank(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-q * len(ordered) // 100))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from llm_load.mock.process import spawn_mock
-from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank, run_locust
+from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank, short_run
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -22,22 +22,10 @@ def truth_gaps_mean(records: list[dict]) -> float:
 
 def test_streaming_run_matches_mock_truth(summary_path):
     with spawn_mock("--ttft-ms", "50", "--itl-ms", "5", "--tokens", "32") as mock:
-        proc = run_locust(
-            "-u",
-            "32",
-            "-r",
-            "32",
-            "-t",
-            "8s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--max-tokens",
-            "32",
-            "--llm-json",
-            str(summary_path),
-        )
+        proc = short_run(
+            mock.base_url, summary_path, "--model", "mock-llm", "--max-tokens", "32",
+            users=32, run_time="8s",
+        )  # fmt: skip
         truth = mock.stats()["requests"]
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
@@ -58,18 +46,7 @@ def test_streaming_run_matches_mock_truth(summary_path):
 
 def test_host_with_v1_and_model_discovery(summary_path):
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
-        proc = run_locust(
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "-H",
-            mock.base_url + "/v1/",
-            "--llm-json",
-            str(summary_path),
-        )
+        proc = short_run(mock.base_url + "/v1/", summary_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
     assert list(s["by_model"]) == ["mock-llm"] and s["totals"]["requests"] > 0
@@ -77,21 +54,7 @@ def test_host_with_v1_and_model_discovery(summary_path):
 
 def test_non_streaming_run(summary_path):
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
-        proc = run_locust(
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "-H",
-            mock.base_url,
-            "--no-stream",
-            "--model",
-            "mock-llm",
-            "--llm-json",
-            str(summary_path),
-        )
+        proc = short_run(mock.base_url, summary_path, "--no-stream", "--model", "mock-llm")
     assert proc.returncode == 0, proc.stderr[-3000:]
     t = load(summary_path)["totals"]
     assert t["requests"] > 0 and t["failures"] == 0 and t["ttft_ms"]["count"] == 0
@@ -110,22 +73,7 @@ def assert_no_secret(*texts: str) -> None:
 
 def test_wrong_key_is_counted_with_server_message_and_never_printed(summary_path):
     with spawn_mock("--api-key", KEY, "--ttft-ms", "5", "--itl-ms", "1") as mock:
-        proc = run_locust(
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--api-key",
-            WRONG,
-            "--llm-json",
-            str(summary_path),
-        )
+        proc = short_run(mock.base_url, summary_path, "--model", "mock-llm", "--api-key", WRONG)
     s = load(summary_path)
     assert proc.returncode == 1  # Locust's own code when requests failed
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
@@ -136,20 +84,8 @@ def test_wrong_key_is_counted_with_server_message_and_never_printed(summary_path
 
 def test_key_from_openai_env_works_and_is_redacted(summary_path):
     with spawn_mock("--api-key", KEY, "--ttft-ms", "5", "--itl-ms", "1") as mock:
-        proc = run_locust(
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--llm-json",
-            str(summary_path),
-            env=clean_env(OPENAI_API_KEY=KEY),
+        proc = short_run(
+            mock.base_url, summary_path, "--model", "mock-llm", env=clean_env(OPENAI_API_KEY=KEY)
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
@@ -212,26 +148,15 @@ def test_demo_command(tmp_path):
 
 def test_thresholds_set_the_exit_code(summary_path):
     with spawn_mock("--ttft-ms", "30", "--itl-ms", "1", "--tokens", "8") as mock:
-        base = [
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--llm-json",
-            str(summary_path),
-        ]
-        failing = run_locust(
-            *base, "--threshold", "ttft_ms.p50 < 10", "--threshold", "error_rate < 0.01"
-        )
+
+        def run(*thresholds: str):
+            args = [a for t in thresholds for a in ("--threshold", t)]
+            return short_run(mock.base_url, summary_path, "--model", "mock-llm", *args)
+
+        failing = run("ttft_ms.p50 < 10", "error_rate < 0.01")
         s = load(summary_path)
-        passing = run_locust(*base, "--threshold", "ttft_ms.p50 < 200")
-        bad = run_locust(*base, "--threshold", "ttft_ms < 10")
+        passing = run("ttft_ms.p50 < 200")
+        bad = run("ttft_ms < 10")
     assert failing.returncode == 3, failing.stderr[-2000:]
     assert not s["passed"] and [r["ok"] for r in s["thresholds"]] == [False, True]
     assert "FAIL  ttft_ms.p50 < 10" in failing.stdout and "thresholds FAILED" in failing.stdout

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.conftest import load, run_locust
+from tests.conftest import load, short_run
 from tests.integration.fault_server import FaultServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -14,24 +14,10 @@ pytestmark = pytest.mark.timeout(120)
 READERS = ["reactor", "greenlet"]
 
 
-def run_against(server: FaultServer, summary_path, reader: str, *extra: str) -> dict:
-    proc = run_locust(
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "3s",
-        "-H",
-        server.base_url,
-        "--model",
-        "m",
-        "--stream-reader",
-        reader,
-        "--llm-json",
-        str(summary_path),
-        *extra,
-    )
+def run_against(host: str, summary_path, reader: str = "reactor", *extra: str) -> dict:
+    """A 3 s, 2-user run against `host`; no traceback allowed; returns the summary."""
+    args = ("--model", "m", "--stream-reader", reader, *extra)
+    proc = short_run(host, summary_path, *args, run_time="3s")
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return load(summary_path)
 
@@ -39,7 +25,7 @@ def run_against(server: FaultServer, summary_path, reader: str, *extra: str) -> 
 @pytest.mark.parametrize("reader", READERS)
 def test_stall_past_request_timeout_keeps_ttft(summary_path, reader):
     with FaultServer("stall", stall_s=20) as server:
-        s = run_against(server, summary_path, reader, "--request-timeout", "1")
+        s = run_against(server.base_url, summary_path, reader, "--request-timeout", "1")
     t = s["totals"]
     assert t["failures"] == t["requests"] >= 2
     assert s["errors"][0]["kind"] == "timeout"
@@ -49,7 +35,7 @@ def test_stall_past_request_timeout_keeps_ttft(summary_path, reader):
 @pytest.mark.parametrize("reader", READERS)
 def test_connection_closed_mid_stream(summary_path, reader):
     with FaultServer("close") as server:
-        s = run_against(server, summary_path, reader)
+        s = run_against(server.base_url, summary_path, reader)
     t = s["totals"]
     assert t["requests"] > 2 and t["failures"] == t["requests"]
     assert [e["kind"] for e in s["errors"]] == ["connection_closed"]
@@ -68,7 +54,7 @@ def test_connection_closed_mid_stream(summary_path, reader):
 )
 def test_bad_responses_are_failures_with_the_servers_message(summary_path, mode, kind, message):
     with FaultServer(mode) as server:
-        s = run_against(server, summary_path, "reactor")
+        s = run_against(server.base_url, summary_path, "reactor")
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
     assert s["errors"][0]["kind"] == kind and message in s["errors"][0]["example"]
 
@@ -77,29 +63,14 @@ def test_connection_refused(summary_path):
     with socket.socket() as probe:  # a port that nothing listens on any more
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = run_locust(
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "2s",
-        "-H",
-        f"http://127.0.0.1:{port}",
-        "--model",
-        "m",
-        "--llm-json",
-        str(summary_path),
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    s = load(summary_path)
+    s = run_against(f"http://127.0.0.1:{port}", summary_path)
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
     assert s["errors"][0]["kind"] == "connection_refused"
 
 
 def test_keepalive_connection_closed_between_requests_is_retried_once(summary_path):
     with FaultServer("keepalive_drop") as server:
-        s = run_against(server, summary_path, "reactor")
+        s = run_against(server.base_url, summary_path, "reactor")
     t = s["totals"]
     assert t["requests"] > 5 and t["failures"] == 0, s["errors"]
     assert t["connection_retries"] > 0
