@@ -63,6 +63,7 @@ class StreamReactor:
         self._watcher = get_hub().loop.io(self._epoll.fileno(), 1)
         self._greenlets: list[gevent.Greenlet] = []
         self.wakeups = 0
+        self.last_pass_s = 0.0
 
     def read(self, raw: Any, on_block: Callable[[bytes, float], None]) -> None:
         """Feed `on_block(bytes, perf_counter_s)` until `raw` (a geventhttpclient response)
@@ -108,6 +109,11 @@ class StreamReactor:
             if len(self._streams) >= self.batch_min_streams:
                 gevent.sleep(self.batch_delay_s)
 
+    def poll_if_due(self) -> None:
+        """`poll_now` unless a pass ran within the batch delay (the reactor is keeping up)."""
+        if perf_counter() - self.last_pass_s > self.batch_delay_s:
+            self.poll_now()
+
     def poll_now(self) -> None:
         """One pass over the sockets that are readable now; never blocks (plain TCP).
 
@@ -117,7 +123,7 @@ class StreamReactor:
         if not self._streams:
             return
         ready = self._epoll.poll(0)
-        now = perf_counter()  # every ready socket's bytes had arrived by now
+        now = self.last_pass_s = perf_counter()  # every ready socket's bytes had arrived by now
         for fd, _ in ready:
             stream = self._streams.get(fd)
             if stream is not None:

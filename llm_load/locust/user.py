@@ -103,7 +103,7 @@ class LLMUser(FastHttpUser):
         `model`, `max_tokens` and `temperature` default (when None) to the run's settings."""
         s = self.llm.settings
         if self.llm.reactor is not None:
-            self.llm.reactor.poll_now()
+            self.llm.reactor.poll_if_due()
         model = model or self.llm.model
         body = chat_request_body(
             model,
@@ -141,7 +141,7 @@ class LLMUser(FastHttpUser):
             url=self._path,
         )
         if self.llm.reactor is not None:
-            self.llm.reactor.poll_now()
+            self.llm.reactor.poll_if_due()
         return record
 
     def _send(self, name: str, data: bytes) -> tuple[Any, int]:
