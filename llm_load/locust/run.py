@@ -101,8 +101,7 @@ class LLMRun:
             self.merge(data[REPORT_KEY])
 
     def merge(self, wire: dict[str, Any]) -> None:
-        other = MetricsBook.from_dict(wire)
-        self.book.merge(other)
+        self.book.merge(MetricsBook.from_dict(wire))
 
     # -- results ---------------------------------------------------------------------
     @property
