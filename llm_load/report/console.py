@@ -59,10 +59,10 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console.print(summary_table(summary))
     totals = summary["totals"]
     console.print(
-        f"tokens: {totals['input_tokens']:,} in, {totals['output_tokens']:,} out "
-        f"(usage reported for {totals['usage_reported']:,} requests, "
-        f"estimated for {totals['usage_estimated']:,}); cancelled at stop: {totals['cancelled']:,}"
+        f"tokens: {totals['input_tokens']:,} in, {totals['output_tokens']:,} out; usage reported "
+        f"for {totals['usage_reported']:,} requests, estimated for {totals['usage_estimated']:,}"
     )
+    console.print(f"cancelled at stop (not failures): {totals['cancelled']:,}")
     for error in summary["errors"]:
         console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)
     if summary["thresholds"]:
