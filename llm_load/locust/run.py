@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+import gevent
 import requests
 
 from llm_load.core.metrics import MetricsBook
@@ -35,6 +36,7 @@ log = logging.getLogger("llm_load")
 FINAL_REPORT = "llm_load_final_report"
 REPORT_KEY = "llm_load"
 THRESHOLDS_FAILED = 3
+WATCH_INTERVAL_S = 1.0
 
 
 class LLMRun:
@@ -55,6 +57,8 @@ class LLMRun:
         self.started_perf = 0.0
         self.stopped_perf: float | None = None
         self.reactor: StreamReactor | None = None
+        self.workers_lost: set[str] = set()
+        self._lost_watch: gevent.Greenlet | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -66,6 +70,9 @@ class LLMRun:
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()
         self.stopped_perf = None
+        self.workers_lost.clear()
+        if isinstance(env.runner, MasterRunner) and self._lost_watch is None:
+            self._lost_watch = gevent.spawn(self._watch_workers, env.runner)
         if not isinstance(env.runner, MasterRunner):
             self.model = self.settings.model or discover_model(self.settings)
             self._start_reactor()
@@ -92,6 +99,15 @@ class LLMRun:
             self.finish(show=True)
 
     # -- distributed -----------------------------------------------------------------
+    def _watch_workers(self, runner: MasterRunner) -> None:
+        """Remember every worker Locust's heartbeat check marks missing (it forgets them)."""
+        while True:
+            gevent.sleep(WATCH_INTERVAL_S)
+            for client in runner.clients.missing:
+                if client.id not in self.workers_lost:
+                    log.warning("worker %s stopped sending heartbeats: counted as lost", client.id)
+                    self.workers_lost.add(client.id)
+
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = self.book.to_dict()
         self.book.reset()
@@ -118,6 +134,8 @@ class LLMRun:
             target=self.settings.host,
             settings=self.settings.public(),
         )
+        if isinstance(self.environment.runner, MasterRunner):
+            summary["workers_lost"] = len(self.workers_lost)
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:

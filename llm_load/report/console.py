@@ -63,6 +63,9 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         f"for {totals['usage_reported']:,} requests, estimated for {totals['usage_estimated']:,}"
     )
     console.print(f"cancelled at stop (not failures): {totals['cancelled']:,}")
+    if summary.get("workers_lost"):
+        lost = summary["workers_lost"]
+        console.print(f"workers lost during the run: {lost} (counted up to their last report)")
     for error in summary["errors"]:
         console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)
     if summary["thresholds"]:

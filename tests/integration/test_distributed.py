@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -69,3 +71,47 @@ def test_three_workers_merge_to_the_mock_truth(summary_path):
     assert abs(t["ttft_ms"]["p50"] - true_p50) < 3, (t["ttft_ms"], true_p50)
     assert t["output_tokens"] >= 24 * t["requests"]
     assert out.count("LLM summary") == 1 and f"{t['requests']:,}" in out
+
+
+def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
+    port = str(free_port())
+    with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "16") as mock:
+        master = locust(
+            "--master",
+            "--headless",
+            "--expect-workers",
+            "2",
+            "-u",
+            "8",
+            "-r",
+            "8",
+            "-t",
+            "10s",
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--llm-json",
+            str(summary_path),
+        )
+        workers = [
+            locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
+            for _ in range(2)
+        ]
+        try:
+            time.sleep(4)
+            workers[0].send_signal(signal.SIGKILL)  # no goodbye, no final report
+            out, err = master.communicate(timeout=60)
+        finally:
+            for worker in workers:
+                worker.kill()
+                worker.wait(timeout=10)
+    s = load(summary_path)
+    assert s["workers_lost"] == 1, err[-3000:]
+    assert s["totals"]["requests"] > 0 and s["totals"]["failures"] == 0
+    assert 8 < s["duration_s"] < 20
+    assert "workers lost during the run: 1" in out
