@@ -73,11 +73,13 @@ class TruthStore:
     def __init__(self, max_records: int = 200_000) -> None:
         self._records: deque[TruthRecord] = deque(maxlen=max_records)
         self._next_id = 1
+        self.total = 0  # requests since the last reset, including records the cap dropped
 
     def new(self, received_at: float) -> TruthRecord:
         """Create, store and return a record with the next request id."""
         record = TruthRecord(self._next_id, received_at)
         self._next_id += 1
+        self.total += 1
         self._records.append(record)
         return record
 
@@ -85,6 +87,7 @@ class TruthStore:
         """Forget all records (ids keep increasing); return how many were dropped."""
         count = len(self._records)
         self._records.clear()
+        self.total = 0
         return count
 
     def __len__(self) -> int:
@@ -93,4 +96,4 @@ class TruthStore:
     def snapshot(self, detail: bool = False) -> dict[str, Any]:
         """The ``GET /stats`` document."""
         records = [r.to_dict(detail) for r in self._records]
-        return {"count": len(records), "requests": records}
+        return {"count": len(records), "total": self.total, "requests": records}

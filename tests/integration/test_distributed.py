@@ -29,35 +29,27 @@ def locust(*args: str) -> subprocess.Popen:
     )
 
 
-def test_three_workers_merge_to_the_mock_truth(summary_path):
+def cluster(
+    host: str, summary_path, workers: int, users: int, run_time: str
+) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
+    """A headless master expecting `workers` workers, and those workers, on 127.0.0.1."""
     port = str(free_port())
+    master = locust(
+        "--master", "--headless", "--expect-workers", str(workers), "-u", str(users),
+        "-r", str(users), "-t", run_time, "-H", host, "--model", "mock-llm",
+        "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+        "--llm-json", str(summary_path),
+    )  # fmt: skip
+    started = [
+        locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
+        for _ in range(workers)
+    ]
+    return master, started
+
+
+def test_three_workers_merge_to_the_mock_truth(summary_path):
     with spawn_mock("--ttft-ms", "40", "--itl-ms", "4", "--tokens", "24") as mock:
-        master = locust(
-            "--master",
-            "--headless",
-            "--expect-workers",
-            "3",
-            "-u",
-            "24",
-            "-r",
-            "24",
-            "-t",
-            "6s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            port,
-            "--llm-json",
-            str(summary_path),
-        )
-        workers = [
-            locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
-            for _ in range(3)
-        ]
+        master, workers = cluster(mock.base_url, summary_path, workers=3, users=24, run_time="6s")
         out, err = master.communicate(timeout=60)
         for worker in workers:
             worker.wait(timeout=30)
@@ -74,34 +66,8 @@ def test_three_workers_merge_to_the_mock_truth(summary_path):
 
 
 def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
-    port = str(free_port())
     with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "16") as mock:
-        master = locust(
-            "--master",
-            "--headless",
-            "--expect-workers",
-            "2",
-            "-u",
-            "8",
-            "-r",
-            "8",
-            "-t",
-            "10s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            port,
-            "--llm-json",
-            str(summary_path),
-        )
-        workers = [
-            locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
-            for _ in range(2)
-        ]
+        master, workers = cluster(mock.base_url, summary_path, workers=2, users=8, run_time="10s")
         try:
             time.sleep(4)
             workers[0].send_signal(signal.SIGKILL)  # no goodbye, no final report
