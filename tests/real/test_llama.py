@@ -12,7 +12,7 @@ import requests
 
 from llm_load.core.chat import ChatStream, chat_request_body
 from llm_load.core.sse import SSEDecoder
-from tests.conftest import clean_env, load, run_locust
+from tests.conftest import clean_env, load, short_run
 from tests.real.conftest import LLAMA_KEY, MODEL
 
 pytestmark = [pytest.mark.real, pytest.mark.timeout(1800)]
@@ -58,20 +58,8 @@ def test_non_streaming_completion(llama):
 
 
 def test_headless_locust_run_with_four_users(llama, summary_path):
-    proc = run_locust(
-        "-u",
-        "4",
-        "-r",
-        "4",
-        "-t",
-        "8s",
-        "-H",
-        llama.base_url + "/v1",
-        "--max-tokens",
-        "24",
-        "--llm-json",
-        str(summary_path),
-        timeout=120,
+    proc = short_run(
+        llama.base_url + "/v1", summary_path, "--max-tokens", "24", users=4, run_time="8s"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
@@ -84,23 +72,8 @@ def test_headless_locust_run_with_four_users(llama, summary_path):
 
 @pytest.mark.parametrize("key", [None, "", "sk-wrong-key-000000"])
 def test_auth_failures_carry_the_servers_message(llama_with_key, summary_path, key):
-    args = [
-        "-u",
-        "1",
-        "-r",
-        "1",
-        "-t",
-        "2s",
-        "-H",
-        llama_with_key.base_url,
-        "--model",
-        MODEL,
-        "--llm-json",
-        str(summary_path),
-    ]
-    if key is not None:
-        args += ["--api-key", key]
-    proc = run_locust(*args, env=clean_env())
+    args = ["--model", MODEL] + ([] if key is None else ["--api-key", key])
+    proc = short_run(llama_with_key.base_url, summary_path, *args, users=1)
     s = load(summary_path)
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
     assert s["errors"][0] == {
@@ -112,23 +85,10 @@ def test_auth_failures_carry_the_servers_message(llama_with_key, summary_path, k
 
 
 def test_right_key_from_env_works(llama_with_key, summary_path):
-    proc = run_locust(
-        "-u",
-        "1",
-        "-r",
-        "1",
-        "-t",
-        "2s",
-        "-H",
-        llama_with_key.base_url,
-        "--model",
-        MODEL,
-        "--max-tokens",
-        "8",
-        "--llm-json",
-        str(summary_path),
-        env=clean_env(OPENAI_API_KEY=LLAMA_KEY),
-    )
+    proc = short_run(
+        llama_with_key.base_url, summary_path, "--model", MODEL, "--max-tokens", "8",
+        users=1, env=clean_env(OPENAI_API_KEY=LLAMA_KEY),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load(summary_path)["totals"]["failures"] == 0
     assert LLAMA_KEY not in proc.stdout + proc.stderr + summary_path.read_text()
