@@ -64,16 +64,21 @@ def _usage_text(usage: dict[str, Any] | None) -> str:
     )
 
 
+def _post_chat(t: Target, body: dict[str, Any]) -> tuple[requests.Response, float]:
+    """A non-streaming chat completion and its latency in ms (transport errors raise)."""
+    t0 = perf_counter()
+    resp = t.request("POST", f"{t.base}/chat/completions", json=body)
+    return resp, (perf_counter() - t0) * 1e3
+
+
 def check_chat(t: Target) -> Step:
     """A non-streaming chat completion with `max_tokens: 1`."""
     what = f"POST {t.base}/chat/completions (1 token)"
     body = chat_request_body(str(t.model), MESSAGES, max_tokens=1, temperature=None, stream=False)
-    t0 = perf_counter()
     try:
-        resp = t.request("POST", f"{t.base}/chat/completions", json=body)
+        resp, ms = _post_chat(t, body)
     except requests.RequestException as exc:
         return Step("chat", "fail", f"{what} failed: {describe_error(exc, t.timeout)}")
-    ms = (perf_counter() - t0) * 1e3
     if resp.status_code != 200:
         return _http_failure("chat", what, resp, ms)
     chat = ChatStream()
@@ -220,12 +225,10 @@ def check_tools(t: Target) -> Step:
         stream=False,
         extra=extra,
     )
-    t0 = perf_counter()
     try:
-        resp = t.request("POST", f"{t.base}/chat/completions", json=body)
+        resp, ms = _post_chat(t, body)
     except requests.RequestException as exc:
         return Step("tools", "warn", f"tool-call request failed: {describe_error(exc, t.timeout)}")
-    ms = (perf_counter() - t0) * 1e3
     details: dict[str, Any] = {"status": resp.status_code, "latency_ms": round(ms, 2)}
     if resp.status_code != 200:
         said = details["server_message"] = server_message(resp)
