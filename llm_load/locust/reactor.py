@@ -22,11 +22,10 @@ from gevent.event import AsyncResult
 from gevent.hub import get_hub
 from gevent.monkey import get_original
 
-from llm_load.locust.transport import StreamClosed
+from llm_load.locust.transport import RECV_BYTES, StreamClosed
 
 __all__ = ["StreamReactor"]
 
-RECV_BYTES = 65536
 TIMEOUT_CHECK_S = 0.25
 
 
