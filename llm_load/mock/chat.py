@@ -17,7 +17,7 @@ import orjson
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.payload import HttpError
-from llm_load.mock.tools import tool_call
+from llm_load.mock.tools import ToolResponder
 from llm_load.mock.truth import TruthRecord, TruthStore
 
 if TYPE_CHECKING:
@@ -113,7 +113,16 @@ class Delayed:
 class ChatJob:
     """A validated chat-completion request."""
 
-    __slots__ = ("include_usage", "model", "n", "prompt_tokens", "reason", "stream", "tool")
+    __slots__ = (
+        "deltas",
+        "include_usage",
+        "model",
+        "n",
+        "prompt_tokens",
+        "reason",
+        "stream",
+        "tool_calls",
+    )
 
     def __init__(self, model: MockModel, data: dict[str, Any], tokens: int, chars: int) -> None:
         cap = read_cap(data)
@@ -128,11 +137,13 @@ class ChatJob:
         self.include_usage = (
             self.stream and isinstance(options, dict) and options.get("include_usage") is True
         )
-        self.tool: dict[str, Any] | None = None
+        self.tool_calls: list[dict[str, Any]] | None = None
+        self.deltas: tuple[bytes, ...] = payload.TOKEN_DELTAS
 
-    def call_tool(self, call: dict[str, Any]) -> None:
-        """Answer with one tool call (a single delta) instead of text."""
-        self.tool, self.n, self.reason = call, 1, "tool_calls"
+    def call_tools(self, calls: list[dict[str, Any]], deltas: tuple[bytes, ...]) -> None:
+        """Answer with tool calls (streamed as ``deltas``, one token each) instead of text."""
+        self.tool_calls, self.deltas = calls, deltas
+        self.n, self.reason = len(deltas), "tool_calls"
 
 
 def read_cap(data: dict[str, Any]) -> int | None:
@@ -198,8 +209,10 @@ class ChatCompletions:
         self, config: MockConfig, truth: TruthStore, check_auth: Callable[[Request], None]
     ) -> None:
         self.config, self.truth, self.check_auth = config, truth, check_auth
+        self.tools = ToolResponder(config, truth)
         self._rng = random.Random(config.seed)
         self._jit = self._jitter if config.jitter > 0 else None
+        self._backend = payload.backend_object(config.backend) if config.backend else None
 
     def _jitter(self) -> float:
         j = self.config.jitter
@@ -237,9 +250,9 @@ class ChatCompletions:
             raise HttpError(403, "Prompt blocked for security reasons", "content_filter")
         job = ChatJob(model, data, self.config.tokens, record.prompt_chars)
         record.stream = job.stream
-        call = tool_call(data, self.config.tools)
-        if call is not None:
-            job.call_tool(call)
+        reply = self.tools.respond(data, record)
+        if reply is not None:
+            job.call_tools(*reply)
         if not self.config.usage:
             job.include_usage = False
         return job
@@ -249,10 +262,10 @@ class ChatCompletions:
 
     def _stream(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
-        deltas = payload.TOKEN_DELTAS if job.tool is None else (payload.tool_delta(job.tool),)
         frames = payload.StreamFrames(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use, deltas
-        )
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
+            self._backend,
+        )  # fmt: skip
         stream = Stream(conn, record, frames, job.model.itl_ms / 1e3, self._jit)
         conn.reply = stream
         stream.start(job.model.ttft_ms / 1e3 * self._factor())
@@ -260,12 +273,16 @@ class ChatCompletions:
     def _delayed(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
         message = None
-        if job.tool is not None:
-            message = {"role": "assistant", "content": None, "tool_calls": [job.tool]}
+        if job.tool_calls is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": job.tool_calls}
         body = payload.completion_body(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use, message
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, message,
+            self._backend,
+        )  # fmt: skip
+        head = payload.backend_header(self._backend)
+        reply = Delayed(
+            conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head), job.n
         )
-        reply = Delayed(conn, record, payload.response(200, body, close=not conn.keep_alive), job.n)
         conn.reply = reply
         itl = job.model.itl_ms / 1e3
         delay = job.model.ttft_ms / 1e3 * self._factor()

@@ -8,7 +8,15 @@ import os
 import resource
 import sys
 
-from llm_load.mock.config import MockConfig, MockModel, default_models
+from llm_load.core.tool_cases import ToolCase, load_tool_cases
+from llm_load.mock.config import (
+    DEFAULT_TOOL_ERROR_KINDS,
+    TOOL_ERROR_KINDS,
+    TOOL_STREAM_STYLES,
+    MockConfig,
+    MockModel,
+    default_models,
+)
 from llm_load.mock.process import API_KEY_ENV, READY_PREFIX
 from llm_load.mock.server import MockServer, run
 
@@ -66,10 +74,48 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     g.add_argument("--no-usage", action="store_true", help="never report token usage")
     g.add_argument(
+        "--backend", metavar="NAME",
+        help="put a 'backend' object (machine_name NAME) in chat responses and chunks, and an "
+        "X-Backend header, as hosted LLM APIs do",
+    )  # fmt: skip
+    g.add_argument(
         "--no-tools", action="store_true",
         help="answer requests with 'tools' with vLLM's 400 (no --enable-auto-tool-choice)",
     )  # fmt: skip
+    _tool_arguments(p)
     return p
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in text.split(",") if k.strip())
+
+
+def _tool_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tool calls (answers known tool cases, some deliberately wrong)")
+    g.add_argument(
+        "--tool-cases", action="append", default=[], metavar="PATH",
+        help="JSONL tool dataset(s) (repeatable): a request whose last user message is a case's "
+        "gets that case's expected calls (or text for an irrelevance case)",
+    )  # fmt: skip
+    g.add_argument(
+        "--tool-error-rate", type=float, default=0.0, metavar="R",
+        help="share (0..1) of tool-case answers made wrong on purpose (default: 0)",
+    )  # fmt: skip
+    g.add_argument(
+        "--tool-error-kinds", type=_kinds, default=DEFAULT_TOOL_ERROR_KINDS, metavar="K1,K2",
+        help=f"kinds of wrong answers, cycled (any of {', '.join(TOOL_ERROR_KINDS)}; default: "
+        f"{','.join(DEFAULT_TOOL_ERROR_KINDS)})",
+    )  # fmt: skip
+    g.add_argument(
+        "--tool-stream", choices=TOOL_STREAM_STYLES, default="vllm",
+        help="how streamed tool calls are split: vllm (id+name, then arguments fragments) or "
+        "llamacpp (first fragment with the name) (default: vllm)",
+    )  # fmt: skip
+
+
+def _tool_cases(paths: list[str]) -> tuple[ToolCase, ...]:
+    """Every case of every file (a `ScenarioError`, i.e. a ValueError, names file and line)."""
+    return tuple(case for path in paths for case in load_tool_cases(path))
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
@@ -86,8 +132,13 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         use_uvloop=not args.no_uvloop,
         root_path=args.root_path.rstrip("/"),
         block_prompt=args.block_prompt,
+        backend=args.backend,
         usage=not args.no_usage,
         tools=not args.no_tools,
+        tool_cases=_tool_cases(args.tool_cases),
+        tool_error_rate=args.tool_error_rate,
+        tool_error_kinds=args.tool_error_kinds,
+        tool_stream=args.tool_stream,
     )
 
 

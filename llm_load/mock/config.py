@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_MODEL = "mock-llm"
 SLOW_MODEL = "mock-llm-slow"
+# Ways a tool-case answer can be made wrong (``--tool-error-kinds``), named like the grades.
+TOOL_ERROR_KINDS = (
+    "wrong_function", "invalid_json", "missing_arg", "unexpected_arg", "wrong_type",
+    "wrong_value", "extra_call", "no_call", "call_when_irrelevant",
+)  # fmt: skip
+DEFAULT_TOOL_ERROR_KINDS = (
+    "wrong_function", "invalid_json", "missing_arg", "wrong_type", "no_call",
+    "call_when_irrelevant",
+)  # fmt: skip
+TOOL_STREAM_STYLES = ("vllm", "llamacpp")
 _MODEL_SPEC = re.compile(r"^(?P<name>[^=\s]+)=(?P<ttft>[0-9.]+)/(?P<itl>[0-9.]+)$")
 
 
@@ -62,8 +73,13 @@ class MockConfig:
     max_model_len: int = 8192
     root_path: str = ""  # OpenAI routes live under ROOT_PATH + "/v1"
     block_prompt: str | None = None  # a chat mentioning this word gets a 403 content filter
+    backend: str | None = None  # a `backend` object (machine NAME) in every chat response
     usage: bool = True  # False: never report usage
     tools: bool = True  # False: requests with tools get vLLM's 400
+    tool_cases: tuple[Any, ...] = field(default=(), repr=False)  # ToolCase objects it answers
+    tool_error_rate: float = 0.0  # share of tool-case answers made wrong on purpose
+    tool_error_kinds: tuple[str, ...] = DEFAULT_TOOL_ERROR_KINDS
+    tool_stream: str = "vllm"  # how streamed tool calls are split: vllm or llamacpp
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -81,6 +97,18 @@ class MockConfig:
             raise ValueError(f"root path must look like /prefix, got {self.root_path!r}")
         if self.block_prompt == "":
             raise ValueError("the blocked word must not be empty")
+        self._check_tools()
+
+    def _check_tools(self) -> None:
+        if not 0.0 <= self.tool_error_rate <= 1.0:
+            raise ValueError("tool error rate must be within [0, 1]")
+        unknown = sorted(set(self.tool_error_kinds) - set(TOOL_ERROR_KINDS))
+        if unknown or not self.tool_error_kinds:
+            raise ValueError(
+                f"tool error kinds: expected some of {', '.join(TOOL_ERROR_KINDS)} (got {unknown})"
+            )
+        if self.tool_stream not in TOOL_STREAM_STYLES:
+            raise ValueError(f"tool stream style must be one of {', '.join(TOOL_STREAM_STYLES)}")
 
     def model(self, name: str | None) -> MockModel | None:
         """Look a model up by id; ``None`` selects the first model."""

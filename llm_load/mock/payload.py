@@ -85,13 +85,23 @@ def tool_delta(call: dict[str, Any]) -> bytes:
     return b'{"tool_calls":[' + orjson.dumps({"index": 0, **call}) + b"]}" + _TAIL
 
 
+def backend_object(name: str) -> dict[str, str]:
+    """The ``backend`` object of ``--backend NAME`` (a hosted LLMaaS's machine and engine)."""
+    return {"machine_name": name, "engine_type": "llm-load-mock"}
+
+
+def backend_header(backend: dict[str, str] | None) -> bytes:
+    """The ``X-Backend`` response header line for ``backend`` (empty without one)."""
+    return b"X-Backend: %s\r\n" % backend["machine_name"].encode() if backend else b""
+
+
 class StreamFrames:
     """All bytes of one streamed reply: :meth:`headers` (headers + role chunk), the per-token HTTP
     chunks (token ``i`` is ``tokens[i % len(tokens)]``) and ``tail`` (finish chunk, optional
     usage chunk, ``[DONE]`` and the chunked terminator). ``deltas`` replaces the text tokens
-    (e.g. one :func:`tool_delta`)."""
+    (e.g. one :func:`tool_delta`); ``backend`` goes into every chunk and the headers."""
 
-    __slots__ = ("_role", "n", "tail", "tokens")
+    __slots__ = ("_extra", "_role", "n", "tail", "tokens")
 
     def __init__(
         self,
@@ -102,8 +112,12 @@ class StreamFrames:
         reason: str,
         use: dict[str, int] | None,
         deltas: tuple[bytes, ...] = _TOKENS,
+        backend: dict[str, str] | None = None,
     ) -> None:
         ident = _IDENT % (rid, created, orjson.dumps(model))
+        if backend is not None:
+            ident += b',"backend":' + orjson.dumps(backend)
+        self._extra = backend_header(backend)
         pre = ident + b',"choices":[{"index":0,"delta":'
         self.n = n
         self.tokens = tuple(chunk(pre + tok) for tok in deltas[: min(n, len(deltas))])
@@ -115,7 +129,7 @@ class StreamFrames:
 
     def headers(self, close: bool) -> bytes:
         """Response headers followed by the role chunk, as one buffer."""
-        return _SSE_HEAD + (_CLOSE if close else b"") + b"\r\n" + self._role
+        return _SSE_HEAD + self._extra + (_CLOSE if close else b"") + b"\r\n" + self._role
 
 
 @lru_cache(maxsize=256)
@@ -133,6 +147,7 @@ def completion_body(
     reason: str,
     use: dict[str, int] | None,
     message: dict[str, Any] | None = None,
+    backend: dict[str, str] | None = None,
 ) -> bytes:
     """Non-streaming ``chat.completion`` JSON body (``usage`` omitted when ``use`` is None;
     ``message`` replaces the text reply, e.g. with tool calls)."""
@@ -152,6 +167,8 @@ def completion_body(
     }
     if use is not None:
         doc["usage"] = use
+    if backend is not None:
+        doc["backend"] = backend
     return orjson.dumps(doc)
 
 

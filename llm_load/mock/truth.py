@@ -2,7 +2,9 @@
 
 All timestamps are server-side ``time.perf_counter()`` seconds taken immediately before the
 corresponding ``transport.write``; reported durations are milliseconds relative to
-``received_at`` (the moment the request body was complete).
+``received_at`` (the moment the request body was complete). Tool traffic adds counters: answers
+to known tool cases by injected kind (``"correct"`` included), requests with tools that matched
+no case, and ``tool`` messages received (and those answering no call id the mock issued).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class TruthRecord:
         "status",
         "stream",
         "tokens",
+        "tool_answer",
+        "tool_case",
     )
 
     def __init__(self, rid: int, received_at: float) -> None:
@@ -41,6 +45,8 @@ class TruthRecord:
         self.offsets = array("d")  # perf_counter() of each content-token write
         self.end_at: float | None = None  # perf_counter() of the last write
         self.completed = False
+        self.tool_answer = ""  # injected tool-answer kind ("correct" included) of a known case
+        self.tool_case = ""  # id of that case
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
@@ -62,6 +68,8 @@ class TruthRecord:
             "prompt_chars": self.prompt_chars,
             "completed": self.completed,
         }
+        if self.tool_answer:
+            out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
         if detail:
             out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
         return out
@@ -74,6 +82,17 @@ class TruthStore:
         self._records: deque[TruthRecord] = deque(maxlen=max_records)
         self._next_id = 1
         self.total = 0  # requests since the last reset, including records the cap dropped
+        self._clear_tools()
+
+    def _clear_tools(self) -> None:
+        self.tool_answers: dict[str, int] = {}  # answers to known tool cases by injected kind
+        self.tool_unmatched = 0  # requests with tools matching no case (placeholder call)
+        self.tool_results_received = 0  # ``tool`` messages at the end of a request
+        self.tool_result_id_mismatches = 0  # ... whose tool_call_id the mock never issued
+
+    def count_tool_answer(self, kind: str) -> None:
+        """One answer to a known tool case, ``kind`` being ``"correct"`` or the injected one."""
+        self.tool_answers[kind] = self.tool_answers.get(kind, 0) + 1
 
     def new(self, received_at: float) -> TruthRecord:
         """Create, store and return a record with the next request id."""
@@ -88,6 +107,7 @@ class TruthStore:
         count = len(self._records)
         self._records.clear()
         self.total = 0
+        self._clear_tools()
         return count
 
     def __len__(self) -> int:
@@ -96,4 +116,12 @@ class TruthStore:
     def snapshot(self, detail: bool = False) -> dict[str, Any]:
         """The ``GET /stats`` document."""
         records = [r.to_dict(detail) for r in self._records]
-        return {"count": len(records), "total": self.total, "requests": records}
+        return {
+            "count": len(records),
+            "total": self.total,
+            "tool_answers": dict(self.tool_answers),
+            "tool_unmatched": self.tool_unmatched,
+            "tool_results_received": self.tool_results_received,
+            "tool_result_id_mismatches": self.tool_result_id_mismatches,
+            "requests": records,
+        }
