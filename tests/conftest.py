@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
+TOOLS_LOCUSTFILE = ROOT / "locustfiles" / "tools.py"
+TOOL_CASES = ROOT / "scenarios" / "data" / "tools_basic.jsonl"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -26,10 +28,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_locust(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    locustfile: Path = CHAT_LOCUSTFILE,
 ) -> subprocess.CompletedProcess:
-    """`locust -f locustfiles/chat.py ARGS`, headless, output captured."""
-    cmd = [sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), "--headless", *args]
+    """`locust -f locustfiles/chat.py ARGS` (or another locustfile), headless, captured."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", *args]
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=env or clean_env()
     )

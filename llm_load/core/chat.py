@@ -4,7 +4,8 @@
 (seconds since the request started, measured by the caller) and accumulates content,
 reasoning (`reasoning_content` or `reasoning`), tool-call deltas merged by index, the
 finish reason, usage and in-stream error objects. A *token chunk* is one that carries
-content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL.
+content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL, and
+the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`).
 `ChatStream.add_completion(obj)` does the same for a non-streaming response body.
 """
 
@@ -50,6 +51,7 @@ class ChatStream:
     """Accumulates one chat completion, streamed (`add`) or not (`add_completion`)."""
 
     __slots__ = (
+        "_call_delta",
         "_calls",
         "_content",
         "_reasoning",
@@ -60,6 +62,7 @@ class ChatStream:
         "invalid_example",
         "role_seen",
         "token_times_s",
+        "tool_call_times_s",
         "usage",
     )
 
@@ -68,6 +71,8 @@ class ChatStream:
         self._reasoning: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self.token_times_s: list[float] = []
+        self.tool_call_times_s: list[float] = []
+        self._call_delta = False
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.error: str | None = None
@@ -99,6 +104,9 @@ class ChatStream:
         choices = obj.get("choices")
         if choices and self._add_choice(choices[0]):
             self.token_times_s.append(t_s)
+            if self._call_delta:
+                self._call_delta = False
+                self.tool_call_times_s.append(t_s)
 
     def _add_choice(self, choice: dict[str, Any]) -> bool:
         """Merge one streamed choice; True when it carried a token."""
@@ -124,7 +132,7 @@ class ChatStream:
         if calls:
             for call in calls:
                 self._merge_call(call)
-            carried = True
+            carried = self._call_delta = True
         if msg.get("role"):
             self.role_seen = True
         return carried

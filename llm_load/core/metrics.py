@@ -7,7 +7,10 @@ equal one book fed every record. `to_dict`/`from_dict` give the plain-dict wire 
 What feeds what: TTFT and ITL come from every call that saw tokens (a failed or cancelled
 call's first token was still measured); E2E, TPOT and per-request tokens/s only from
 successful calls; token counts from every call. Cancelled calls (cut off because the test
-stopped) are counted apart and never as failures.
+stopped) are counted apart and never as failures. Tool-call grades come from every graded
+call (a successful call of a tool case): `tool_expected` of them, `tool_correct` right,
+the rest counted by grade in `tool_errors` — an HTTP failure is never graded. The book
+also keeps a per-interval `TimeSeries` of the same records.
 """
 
 from __future__ import annotations
@@ -17,11 +20,21 @@ from typing import Any
 
 from llm_load.core.histogram import LogHistogram
 from llm_load.core.record import RequestRecord
+from llm_load.core.timeseries import TimeSeries
 
-__all__ = ["HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
+__all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
 
-HISTOGRAMS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "request_output_tokens_per_s")
-COUNTERS = (
+# Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
+TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
+HISTOGRAMS = (
+    "ttft_ms",
+    "itl_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "request_output_tokens_per_s",
+    *TOOL_HISTOGRAMS,
+)
+SUMMARY_COUNTERS = (
     "requests",
     "failures",
     "cancelled",
@@ -31,18 +44,20 @@ COUNTERS = (
     "usage_estimated",
     "connection_retries",
 )
+COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct")  # tools: in `tool_calls`
 
 
 class ModelMetrics:
     """Counters and latency histograms for one model (or for all models together)."""
 
-    __slots__ = (*COUNTERS, *HISTOGRAMS)
+    __slots__ = (*COUNTERS, *HISTOGRAMS, "tool_errors")
 
     def __init__(self) -> None:
         for name in COUNTERS:
             setattr(self, name, 0)
         for name in HISTOGRAMS:
             setattr(self, name, LogHistogram())
+        self.tool_errors: dict[str, int] = {}
 
     def add(self, rec: RequestRecord) -> None:
         """Account one call."""
@@ -65,21 +80,40 @@ class ModelMetrics:
         if not rec.ok:
             self.failures += 1
             return
+        if rec.tool_grade is not None:
+            self._add_grade(rec.tool_grade)
+        if rec.tool_call_times_s:
+            self._add_tool_times(rec)
         self.e2e_ms.record(rec.e2e_ms)
         if (tpot := rec.tpot_ms) is not None:
             self.tpot_ms.record(tpot)
         if (rate := rec.output_tokens_per_s) is not None:
             self.request_output_tokens_per_s.record(rate)
 
+    def _add_tool_times(self, rec: RequestRecord) -> None:
+        for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
+            if (value := getattr(rec, name)) is not None:
+                getattr(self, name).record(value)
+
+    def _add_grade(self, grade: str) -> None:
+        self.tool_expected += 1
+        if grade == "correct":
+            self.tool_correct += 1
+        else:
+            self.tool_errors[grade] = self.tool_errors.get(grade, 0) + 1
+
     def merge(self, other: ModelMetrics) -> None:
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in HISTOGRAMS:
             getattr(self, name).merge(getattr(other, name))
+        for grade, count in other.tool_errors.items():
+            self.tool_errors[grade] = self.tool_errors.get(grade, 0) + count
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
         out.update({name: getattr(self, name).to_dict() for name in HISTOGRAMS})
+        out["tool_errors"] = dict(self.tool_errors)
         return out
 
     @classmethod
@@ -89,16 +123,29 @@ class ModelMetrics:
             setattr(book, name, int(data[name]))
         for name in HISTOGRAMS:
             setattr(book, name, LogHistogram.from_dict(data[name]))
+        book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
     def summary(self, duration_s: float) -> dict[str, Any]:
         """The `METRICS` object of summary.json; rates are per second of `duration_s`."""
-        out: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        out: dict[str, Any] = {name: getattr(self, name) for name in SUMMARY_COUNTERS}
         per_s = (lambda n: n / duration_s) if duration_s > 0 else (lambda n: 0.0)
         out["requests_per_s"] = per_s(self.requests)
         out["output_tokens_per_s"] = per_s(self.output_tokens)
         out["error_rate"] = self.failures / self.requests if self.requests else 0.0
-        out.update({name: getattr(self, name).summary() for name in HISTOGRAMS})
+        for name in HISTOGRAMS:
+            hist = getattr(self, name)
+            if hist.count or name not in TOOL_HISTOGRAMS:
+                out[name] = hist.summary()
+        if self.tool_expected:
+            accuracy = self.tool_correct / self.tool_expected
+            out["tool_accuracy"] = accuracy
+            out["tool_calls"] = {
+                "expected": self.tool_expected,
+                "correct": self.tool_correct,
+                "accuracy": accuracy,
+                "by_error": dict(sorted(self.tool_errors.items())),
+            }
         return out
 
 
@@ -120,12 +167,18 @@ class MetricsBook:
 
     by_model: dict[str, ModelMetrics] = field(default_factory=dict)
     errors: dict[str, ErrorStat] = field(default_factory=dict)
+    series: TimeSeries = field(default_factory=TimeSeries)
+
+    def add_task(self, model: str, task_ms: float) -> None:
+        """Account one whole multi-turn tool task (every turn is also a call of its own)."""
+        self.by_model.setdefault(model, ModelMetrics()).task_ms.record(task_ms)
 
     def add(self, rec: RequestRecord) -> None:
         model = self.by_model.get(rec.model)
         if model is None:
             model = self.by_model[rec.model] = ModelMetrics()
         model.add(rec)
+        self.series.add(rec)
         if rec.error_kind is not None and not rec.cancelled:
             stat = self.errors.setdefault(rec.error_kind, ErrorStat())
             stat.count += 1
@@ -136,14 +189,16 @@ class MetricsBook:
             self.by_model.setdefault(name, ModelMetrics()).merge(model)
         for kind, stat in other.errors.items():
             self.errors.setdefault(kind, ErrorStat()).merge(stat)
+        self.series.merge(other.series)
 
     def reset(self) -> None:
         self.by_model.clear()
         self.errors.clear()
+        self.series.reset()
 
     @property
     def empty(self) -> bool:
-        return not self.by_model and not self.errors
+        return not self.by_model and not self.errors and not self.series.windows
 
     def totals(self) -> ModelMetrics:
         total = ModelMetrics()
@@ -155,6 +210,7 @@ class MetricsBook:
         return {
             "by_model": {name: m.to_dict() for name, m in self.by_model.items()},
             "errors": {k: {"count": e.count, "example": e.example} for k, e in self.errors.items()},
+            "series": self.series.to_dict(),
         }
 
     @classmethod
@@ -164,6 +220,7 @@ class MetricsBook:
             errors={
                 k: ErrorStat(int(v["count"]), str(v["example"])) for k, v in data["errors"].items()
             },
+            series=TimeSeries.from_dict(data["series"]),
         )
 
     def error_list(self) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ Definitions (all from the client's clock, seconds since the request was sent):
 - TPOT: (E2E - TTFT) / (output_tokens - 1), when at least two tokens came back.
 - E2E: from sending the request to the end of the response.
 - Output tokens/s per request: output_tokens / E2E.
+- Tool calls (streaming): time to the first and to the last tool-call delta, and tool-call
+  chunks per second between them (about one argument token per chunk).
 Output tokens come from the server's `usage` when it sends one; otherwise they are
 estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
 """
@@ -45,6 +47,8 @@ class RequestRecord:
     error_message: str | None = None
     cancelled: bool = False
     connection_retries: int = 0  # stale keep-alive connections retried before a response
+    tool_grade: str | None = None  # a tool case's grade ("correct" or an error bucket)
+    tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
 
     @property
     def ok(self) -> bool:
@@ -68,6 +72,26 @@ class RequestRecord:
         if self.ttft_s is None or self.output_tokens < 2:
             return None
         return (self.e2e_s - self.ttft_s) * 1000.0 / (self.output_tokens - 1)
+
+    @property
+    def tool_first_call_ms(self) -> float | None:
+        """Time to the first tool-call delta (streaming)."""
+        times = self.tool_call_times_s
+        return times[0] * 1000.0 if times else None
+
+    @property
+    def tool_call_ms(self) -> float | None:
+        """Time to the last tool-call delta: the call(s) complete (streaming)."""
+        times = self.tool_call_times_s
+        return times[-1] * 1000.0 if times else None
+
+    @property
+    def tool_args_tokens_per_s(self) -> float | None:
+        """Tool-call chunks (about one token each) per second after the first one."""
+        times = self.tool_call_times_s
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0])
 
     @property
     def output_tokens_per_s(self) -> float | None:
@@ -103,6 +127,7 @@ def record_from_stream(
     failure: tuple[str, str] | None = None,
     cancelled: bool = False,
     connection_retries: int = 0,
+    tool_grade: str | None = None,
 ) -> RequestRecord:
     """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
     if failure is None and not cancelled:
@@ -129,4 +154,6 @@ def record_from_stream(
         error_message=failure[1] if failure else None,
         cancelled=cancelled,
         connection_retries=connection_retries,
+        tool_grade=tool_grade if failure is None and not cancelled else None,
+        tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
     )

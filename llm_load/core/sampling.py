@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_load.core.scenario import Dist, ModelSpec, Scenario
+from llm_load.core.tool_cases import ToolCase
 
 __all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
 
@@ -72,7 +73,7 @@ class Sampler:
         self.rng = random.Random(scenario.seed if seed is None else seed)
         self._models = list(scenario.models)
         self._weights = [m.weight for m in self._models]
-        synthetic = scenario.prompts.synthetic
+        synthetic = scenario.prompts.synthetic if scenario.prompts is not None else None
         self._synthetic = synthetic
         self._text_rng = (
             random.Random(f"{synthetic.seed}:{seed}")
@@ -101,6 +102,16 @@ class Sampler:
         if self._synthetic is not None and self._synthetic.output_tokens is not None:
             return draw(self._text_rng, self._synthetic.output_tokens)
         return model.max_tokens
+
+    def tool_case(self) -> ToolCase | None:
+        """A tool case for the next task, or None when this one is a prompt request."""
+        tools = self.scenario.tools
+        cases = self.scenario.tool_cases
+        if tools is None or not cases:
+            return None
+        if tools.share < 1.0 and self.rng.random() >= tools.share:
+            return None
+        return self.rng.choice(cases)
 
     def think_time_s(self) -> float:
         value = self.scenario.load.think_time_s

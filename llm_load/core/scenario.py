@@ -1,4 +1,4 @@
-"""The YAML scenario schema: target, model mix, prompts, multi-turn, load, thresholds.
+"""The YAML scenario schema: target, model mix, prompts, tools, multi-turn, load, thresholds.
 
 Pydantic models with unknown keys rejected everywhere. `load_scenario(path)` reads the YAML
 (and a JSONL prompt file, relative to the scenario file) and raises `ScenarioError`, whose
@@ -28,8 +28,18 @@ from pydantic import (
 
 from llm_load.core.scenario_errors import ScenarioError, format_errors
 from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.tool_cases import ToolCase, load_tool_cases
 
-__all__ = ["Dist", "Load", "ModelSpec", "Scenario", "ScenarioError", "Stage", "load_scenario"]
+__all__ = [
+    "Dist",
+    "Load",
+    "ModelSpec",
+    "Scenario",
+    "ScenarioError",
+    "Stage",
+    "Tools",
+    "load_scenario",
+]
 
 _STRICT = ConfigDict(extra="forbid")
 _RUN_TIME = re.compile(r"^\s*(?:\d+h)?\s*(?:\d+m)?\s*(?:\d+s)?\s*$")
@@ -155,6 +165,16 @@ class MultiTurn(BaseModel):
     turns: PositiveInt
 
 
+class Tools(BaseModel):
+    """Tool-call tasks from a JSONL dataset (path relative to the scenario file): `share` of
+    the requests (0..1, the rest use `prompts`), up to `turns` requests per task."""
+
+    model_config = _STRICT
+    cases: str = Field(min_length=1)
+    turns: PositiveInt = 3
+    share: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 class Stage(BaseModel):
     """Hold `users` (reached at `spawn_rate` users/s) until `duration_s` into this stage."""
 
@@ -214,11 +234,19 @@ class Scenario(BaseModel):
     seed: int = 0
     target: Target = Field(default_factory=Target)
     models: list[ModelSpec] = Field(min_length=1)
-    prompts: Prompts
+    prompts: Prompts | None = None
+    tools: Tools | None = None
     multi_turn: MultiTurn | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
+    _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _prompts_needed(self) -> Scenario:
+        if self.prompts is None and (self.tools is None or self.tools.share < 1.0):
+            raise ValueError("prompts: required unless tools.share is 1 (only tool tasks)")
+        return self
 
     @field_validator("models", mode="after")
     @classmethod
@@ -231,9 +259,14 @@ class Scenario(BaseModel):
         return models
 
     @property
+    def tool_cases(self) -> list[ToolCase]:
+        """The cases of `tools.cases` (read by `load_scenario`)."""
+        return self._tool_cases
+
+    @property
     def conversations(self) -> list[list[dict[str, str]]]:
         """The prompts of `inline` or `file` as message lists (empty for synthetic)."""
-        if not self._conversations and self.prompts.inline:
+        if not self._conversations and self.prompts is not None and self.prompts.inline:
             self._conversations = [_as_messages(p) for p in self.prompts.inline]
         return self._conversations
 
@@ -245,8 +278,11 @@ class Scenario(BaseModel):
         load = self.load
         shape = f"{len(load.stages)} stages" if load.stages else f"{load.users} users"
         turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
+        prompts = f"{self.prompts.kind} prompts" if self.prompts else "no prompts"
+        if self.tools:
+            prompts += f", {len(self._tool_cases)} tool cases ({self.tools.share:.0%})"
         return (
-            f"{len(self.models)} models, {self.prompts.kind} prompts{turns}, {shape}, "
+            f"{len(self.models)} models, {prompts}{turns}, {shape}, "
             f"run time {load.run_time or (f'{load.stages_s:g}s' if load.stages else 'unbounded')}"
         )
 
@@ -267,9 +303,18 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(format_errors(name, error, Scenario)) from None
-    if scenario.prompts.file is not None:
+    if scenario.prompts is not None and scenario.prompts.file is not None:
         scenario._conversations = read_prompt_file(path, scenario.prompts.file)
+    if scenario.tools is not None:
+        scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
     return scenario
+
+
+def _read_tool_cases(scenario_path: Path, file: str) -> list[ToolCase]:
+    try:
+        return load_tool_cases((scenario_path.parent / file).resolve())
+    except ScenarioError as error:
+        raise ScenarioError(f"{scenario_path}: tools.cases: {error}") from None
 
 
 def _yaml_message(name: str, error: yaml.YAMLError) -> str:

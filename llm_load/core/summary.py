@@ -26,8 +26,13 @@ def build_summary(
     duration_s: float,
     target: str,
     settings: dict[str, Any],
+    users: dict[int, int] | None = None,
+    stages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s`."""
+    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s`.
+
+    `users` maps a time-series window key to the users active then; `stages` are
+    `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
     return {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -37,9 +42,32 @@ def build_summary(
         "totals": book.totals().summary(duration_s),
         "by_model": {name: m.summary(duration_s) for name, m in sorted(book.by_model.items())},
         "errors": book.error_list(),
+        "timeseries": timeseries(book, started_at, users or {}, stages or []),
+        "stages": stages or [],
         "thresholds": [],
         "passed": True,
     }
+
+
+def timeseries(
+    book: MetricsBook, started_at: float, users: dict[int, int], stages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`timeseries` of summary.json: one point per interval, with users and stage."""
+    series = book.series
+    points = series.points(started_at)
+    for point in points:
+        key = series.key(started_at + point["t_s"] - series.interval_s / 2)
+        point["users"] = users.get(key)
+        point["stage"] = _stage_at(stages, point["t_s"] - series.interval_s)
+    return {"interval_s": series.interval_s, "points": points}
+
+
+def _stage_at(stages: list[dict[str, Any]], t_s: float) -> int | None:
+    current = None
+    for stage in stages:
+        if stage["start_s"] <= max(t_s, 0.0):
+            current = stage["index"]
+    return current
 
 
 def write_summary(summary: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -3,8 +3,9 @@
 Grammar: `METRIC[.STAT][@MODEL] OP NUMBER` with OP one of `< <= > >= == !=`. METRIC is a
 key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `requests`, ...)
 or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
-followed by a STAT (`p50 p90 p95 p99 mean max count`). Without `@MODEL` the check is on
-the totals over all models. A metric with no data (e.g. no TTFT at all) fails its check.
+followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
+and the tool-call distributions. Without `@MODEL` the check is on the totals over all
+models. A metric with no data (e.g. no TTFT at all, no graded tool call) fails its check.
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-DISTRIBUTIONS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "request_output_tokens_per_s")
+DISTRIBUTIONS = (
+    "ttft_ms",
+    "itl_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "request_output_tokens_per_s",
+    "tool_first_call_ms",
+    "tool_call_ms",
+    "tool_args_tokens_per_s",
+    "task_ms",
+)
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
 SCALARS = (
     "requests",
@@ -38,6 +49,7 @@ SCALARS = (
     "usage_reported",
     "usage_estimated",
     "error_rate",
+    "tool_accuracy",
 )
 _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9]+))?(?:@(?P<model>\S+))?"

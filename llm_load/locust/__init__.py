@@ -1,4 +1,4 @@
-"""llm-load's Locust layer: options, the abstract `LLMUser` and `ScenarioUser`, the
+"""llm-load's Locust layer: options, the abstract `LLMUser`, `ToolUser` and `ScenarioUser`, the
 scenario's load shape and the run's listeners.
 
 Call `install()` once in a locustfile (it is explicit and safe to call twice); nothing
@@ -14,10 +14,20 @@ from typing import Any
 from llm_load.locust.options import add_arguments
 from llm_load.locust.run import LLMRun, attach, llm_run
 from llm_load.locust.scenario import ScenarioShape, ScenarioUser
+from llm_load.locust.tools import ToolUser
 from llm_load.locust.transport import use_nonyielding_pool_check
 from llm_load.locust.user import LLMUser
 
-__all__ = ["LLMRun", "LLMUser", "ScenarioShape", "ScenarioUser", "attach", "install", "llm_run"]
+__all__ = [
+    "LLMRun",
+    "LLMUser",
+    "ScenarioShape",
+    "ScenarioUser",
+    "ToolUser",
+    "attach",
+    "install",
+    "llm_run",
+]
 
 _MARK = "_llm_load_installed"
 

@@ -72,6 +72,39 @@ def add_arguments(parser: Any) -> None:
         help="Write the LLM run summary (summary.json schema) to this path when the test stops",
     )
     add(
+        "--llm-requests",
+        env_var="LLM_LOAD_LLM_REQUESTS",
+        default="",
+        metavar="PATH",
+        include_in_web_ui=False,
+        help="Write every LLM call as one JSON line to this file (on the master in "
+        "distributed runs; workers ship their rows with their reports)",
+    )
+    add(
+        "--llm-html",
+        env_var="LLM_LOAD_LLM_HTML",
+        default="",
+        metavar="PATH",
+        include_in_web_ui=False,
+        help="Write the self-contained HTML report (charts) to this path when the test stops",
+    )
+    add(
+        "--tool-cases",
+        env_var="LLM_LOAD_TOOL_CASES",
+        default="",
+        metavar="PATH",
+        help="Tool-call dataset (JSONL) for locustfiles/tools.py "
+        "(default: the shipped scenarios/data/tools_basic.jsonl)",
+    )
+    add(
+        "--tool-turns",
+        env_var="LLM_LOAD_TOOL_TURNS",
+        type=int,
+        default=3,
+        help="Most requests of one tool task: after a tool call the results are sent back "
+        "until a text answer or this many turns (1: no loop)",
+    )
+    add(
         "--stream-reader",
         env_var="LLM_LOAD_STREAM_READER",
         choices=("reactor", "greenlet"),

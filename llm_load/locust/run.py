@@ -2,30 +2,35 @@
 
 `attach(environment)` creates the `LLMRun` (settings, the `MetricsBook`, start time) and
 wires every listener in one place: settings resolved at `test_start`; workers ship their
-book in `report_to_master` (then reset) and once more when they stop; the master merges
-in `worker_report`; the local runner or the master writes the summary and prints the
-table at `test_stop`; a master writes again and prints at `quitting`, after the
-workers' last reports.
+book (and `--llm-requests` rows) in `report_to_master` (then reset) and once more when
+they stop; the master merges in `worker_report`; the local runner or the master writes the
+summary and prints the table at `test_stop`; a master writes again and prints at
+`quitting`, after the workers' last reports. On the local runner or the master a ticker
+samples the user count once per time-series interval and compacts old windows.
 """
 
 from __future__ import annotations
 
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 import gc
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
 import requests
 
 from llm_load.core.metrics import MetricsBook
-from llm_load.core.scenario import ScenarioError
+from llm_load.core.record import RequestRecord
+from llm_load.core.scenario import Scenario, ScenarioError
 from llm_load.core.summary import build_summary, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.reactor import StreamReactor
+from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
 from llm_load.locust.webui import attach_web_ui
 from llm_load.report.console import print_summary
@@ -37,6 +42,8 @@ FINAL_REPORT = "llm_load_final_report"
 REPORT_KEY = "llm_load"
 THRESHOLDS_FAILED = 3
 WATCH_INTERVAL_S = 1.0
+FINAL_REPORT_WAIT_S = 0.5
+COMPACT_AFTER_S = 30.0  # a window this old has every worker's report: keep only its point
 
 
 class LLMRun:
@@ -59,6 +66,17 @@ class LLMRun:
         self.reactor: StreamReactor | None = None
         self.workers_lost: set[str] = set()
         self._lost_watch: gevent.Greenlet | None = None
+        self.users: dict[int, int] = {}  # time-series window key -> users running
+        self.stages: list[dict[str, Any]] = []
+        self.request_log: RequestLog | None = None
+        self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
+        self._ticker: gevent.Greenlet | None = None
+
+    def add(self, rec: RequestRecord) -> None:
+        """Account one finished call (the users' single entry point)."""
+        self.book.add(rec)
+        if self.request_log is not None:
+            self.request_log.add(rec)
 
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -70,12 +88,59 @@ class LLMRun:
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()
         self.stopped_perf = None
+        self.interrupted = False
         self.workers_lost.clear()
+        self.users.clear()
+        self.stages = scenario_stages(self.settings.scenario)
+        self._open_request_log()
         if isinstance(env.runner, MasterRunner) and self._lost_watch is None:
             self._lost_watch = gevent.spawn(self._watch_workers, env.runner)
+        if not isinstance(env.runner, WorkerRunner):
+            self._stop_ticker()
+            self._ticker = gevent.spawn(self._tick)
         if not isinstance(env.runner, MasterRunner):
             self.model = self.settings.model or discover_model(self.settings)
             self._start_reactor()
+
+    def _open_request_log(self) -> None:
+        if self.request_log is not None:
+            self.request_log.close()
+        path = self.settings.llm_requests
+        runner = self.environment.runner
+        if not path:
+            self.request_log = None
+        elif isinstance(runner, WorkerRunner):
+            self.request_log = RequestLog(path, worker=runner.client_id)
+        else:
+            self.request_log = RequestLog(path, worker=None)
+            self.request_log.open()
+
+    def _tick(self) -> None:
+        """At each interval's end: note the users running then, compact old windows, and
+        write buffered rows."""
+        series = self.book.series
+        while True:
+            now = time.time()
+            gevent.sleep((series.key(now) + 1) * series.interval_s - now + 0.001)
+            now = time.time()
+            self.users[series.key(now) - 1] = self.environment.runner.user_count
+            series.compact(series.key(now - COMPACT_AFTER_S))
+            if self.request_log is not None:
+                self.request_log.flush(self.stage_of)
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.kill(block=False)
+            self._ticker = None
+
+    def stage_of(self, epoch_s: float) -> int | None:
+        """The index of the scenario stage running at `epoch_s`, or None."""
+        elapsed = epoch_s - (self.started_wall or epoch_s)
+        current = None
+        for stage in self.stages:
+            if stage["start_s"] <= max(elapsed, 0.0):
+                current = stage["index"]
+        return current
 
     def _start_reactor(self) -> None:
         if self.reactor is not None:
@@ -87,16 +152,30 @@ class LLMRun:
     def on_test_stop(self, **_: Any) -> None:
         runner = self.environment.runner
         if isinstance(runner, WorkerRunner):
-            runner.send_message(FINAL_REPORT, self.book.to_dict())
-            self.book.reset()
+            data: dict[str, Any] = {}
+            self.on_report_to_master(runner.client_id, data)
+            runner.send_message(FINAL_REPORT, data)
             return
+        self._stop_ticker()
         self.stopped_perf = time.perf_counter()
         # A master's table waits for `quitting`: workers' last reports can still arrive.
         self.finish(show=not isinstance(runner, MasterRunner))
 
     def on_quitting(self, **_: Any) -> None:
-        if isinstance(self.environment.runner, MasterRunner) and self.started_wall:
+        runner = self.environment.runner
+        if runner is None or isinstance(runner, WorkerRunner):
+            return
+        if runner.state in (STATE_RUNNING, STATE_SPAWNING):
+            # Ctrl-C or SIGTERM: Locust quits without stopping the test first. Stop it
+            # now, so the summary (marked interrupted) and its exit code come before exit.
+            self.interrupted = True
+            log.warning("interrupted: stopping the test and writing what was measured")
+            runner.stop()
+        if isinstance(runner, MasterRunner) and self.started_wall:
+            gevent.sleep(FINAL_REPORT_WAIT_S)  # the workers' final reports
             self.finish(show=True)
+        if self.request_log is not None:
+            self.request_log.close()
 
     # -- distributed -----------------------------------------------------------------
     def _watch_workers(self, runner: MasterRunner) -> None:
@@ -111,13 +190,14 @@ class LLMRun:
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = self.book.to_dict()
         self.book.reset()
+        if self.request_log is not None:
+            self.request_log.ship(data)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if REPORT_KEY in data:
-            self.merge(data[REPORT_KEY])
-
-    def merge(self, wire: dict[str, Any]) -> None:
-        self.book.merge(MetricsBook.from_dict(wire))
+            self.book.merge(MetricsBook.from_dict(data[REPORT_KEY]))
+        if self.request_log is not None:
+            self.request_log.receive(data, self.stage_of)
 
     # -- results ---------------------------------------------------------------------
     @property
@@ -133,21 +213,53 @@ class LLMRun:
             duration_s=self.duration_s,
             target=self.settings.host,
             settings=self.settings.public(),
+            users=self.users,
+            stages=self.stages,
         )
+        summary["interrupted"] = self.interrupted
         if isinstance(self.environment.runner, MasterRunner):
             summary["workers_lost"] = len(self.workers_lost)
+        if self.request_log is not None:
+            summary["requests_log"] = self.request_log.summary()
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:
-        """Write `--llm-json` and print the table."""
+        """Write `--llm-requests` rows, `--llm-json`, `--llm-html`, and print the table."""
+        if self.request_log is not None:
+            self.request_log.flush(self.stage_of)
         summary = self.summary()
         if self.settings.thresholds:  # thresholds, not Locust's failure count, decide
             self.environment.process_exit_code = 0 if summary["passed"] else THRESHOLDS_FAILED
         if self.settings.llm_json:
             write_summary(summary, self.settings.llm_json)
             log.info("LLM summary written to %s", self.settings.llm_json)
+        if self.settings.llm_html:
+            write_html_report(summary, self.settings.llm_html)
         if show:
             print_summary(summary)
+
+
+def scenario_stages(scenario: Scenario | None) -> list[dict[str, Any]]:
+    """`stages` of summary.json: each load stage's index, start (s) and a label."""
+    stages: list[dict[str, Any]] = []
+    start = 0.0
+    for index, stage in enumerate(scenario.load.stages or () if scenario else ()):
+        label = f"{stage.users} users (+{stage.spawn_rate:g}/s)"
+        stages.append({"index": index, "start_s": start, "label": label})
+        start += stage.duration_s
+    return stages
+
+
+def write_html_report(summary: dict[str, Any], path: str) -> None:
+    """`--llm-html`: the self-contained HTML report, written atomically."""
+    from llm_load.report.html import render_html
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(render_html(summary), encoding="utf-8")
+    os.replace(tmp, target)
+    log.info("LLM HTML report written to %s", path)
 
 
 def discover_model(settings: Settings) -> str:
@@ -198,6 +310,8 @@ def attach(environment: Any) -> LLMRun:
     events.report_to_master.add_listener(run.on_report_to_master)
     events.worker_report.add_listener(run.on_worker_report)
     if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message(FINAL_REPORT, lambda msg, **_: run.merge(msg.data))
+        environment.runner.register_message(
+            FINAL_REPORT, lambda msg, **_: run.on_worker_report(msg.node_id, msg.data)
+        )
     attach_web_ui(environment, run)
     return run

@@ -2,9 +2,10 @@
 
 The scenario is loaded with the settings at `test_start` on every process (workers get the
 master's `--scenario`). A `ScenarioUser` draws each request from a seeded `Conversation`
-(model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra)
-and waits the scenario's think time between requests. When no scenario could be loaded the
-error was logged once and each user stops at its first task: no traffic, no crash loop.
+(model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra),
+or with `tools:` a graded tool task (see `llm_load.locust.tools`), and waits the
+scenario's think time between requests. When no scenario could be loaded the error was
+logged once and each user stops at its first task: no traffic, no crash loop.
 
 `ScenarioShape` is always declared by `locustfiles/scenario.py` with `use_common_options`,
 so Locust keeps `-u/-r/-t` and the web form's fields: with `load.stages` it follows the
@@ -22,11 +23,11 @@ import itertools
 import logging
 from typing import Any
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.record import RequestRecord
 from llm_load.core.sampling import Conversation, Sampler
 from llm_load.core.scenario import Scenario
+from llm_load.core.tool_cases import ToolCase
 from llm_load.locust.run import llm_run
+from llm_load.locust.tools import run_tool_task
 from llm_load.locust.user import LLMUser
 
 __all__ = ["ScenarioShape", "ScenarioUser", "shape_tick"]
@@ -50,7 +51,6 @@ class ScenarioUser(LLMUser):
             None if scenario is None else Conversation(_sampler(environment, scenario))
         )
         self._keep_reply = scenario is not None and scenario.multi_turn is not None
-        self._reply = ""
 
     def on_start(self) -> None:
         if self.conversation is not None:
@@ -63,6 +63,10 @@ class ScenarioUser(LLMUser):
     def chat(self) -> None:
         if self.conversation is None:  # the error was logged when the scenario failed to load
             raise StopUser()
+        sampler = self.conversation.sampler
+        if self.conversation.turn == 0 and (case := sampler.tool_case()) is not None:
+            self._tool_task(case)
+            return
         request = self.conversation.next_request()
         record = self.chat_completion(
             request.messages,
@@ -71,12 +75,23 @@ class ScenarioUser(LLMUser):
             max_tokens=request.max_tokens,
             temperature=request.temperature,
         )
-        self.conversation.reply(self._reply if record.ok else None)
+        # Only multi-turn needs the reply text (the next turn's history).
+        reply = self.last_response if record.ok and self._keep_reply else None
+        self.conversation.reply(reply.content if reply is not None else None)
 
-    def _record(self, chat: ChatStream, *args: Any, **kwargs: Any) -> RequestRecord:
-        if self._keep_reply:  # only multi-turn needs the reply text (the next turn's history)
-            self._reply = chat.content
-        return super()._record(chat, *args, **kwargs)
+    def _tool_task(self, case: ToolCase) -> None:
+        sampler = self.conversation.sampler if self.conversation else None
+        assert sampler is not None and sampler.scenario.tools is not None
+        spec = sampler.model()
+        run_tool_task(
+            self,
+            case,
+            turns=sampler.scenario.tools.turns,
+            model=spec.name,
+            extra=spec.extra or None,
+            max_tokens=sampler.max_tokens(spec),
+            temperature=spec.temperature,
+        )
 
 
 # Locust adds a base class's tasks to a subclass's own: keep only the scenario's task.

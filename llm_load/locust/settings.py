@@ -37,6 +37,10 @@ class Settings:
     request_timeout_s: float
     llm_json: str
     stream_reader: str = "reactor"
+    llm_requests: str = ""
+    llm_html: str = ""
+    tool_cases: str = ""
+    tool_turns: int = 3
     thresholds: tuple[Threshold, ...] = ()
     scenario: Scenario | None = None
 
@@ -72,6 +76,10 @@ class Settings:
             request_timeout_s=_number(get("request_timeout", None), float) or 60.0,
             llm_json=get("llm_json", "") or "",
             stream_reader=get("stream_reader", "reactor") or "reactor",
+            llm_requests=get("llm_requests", "") or "",
+            llm_html=get("llm_html", "") or "",
+            tool_cases=get("tool_cases", "") or "",
+            tool_turns=max(1, _number(get("tool_turns", None), int) or 3),
             thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
         )
 

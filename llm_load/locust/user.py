@@ -14,6 +14,7 @@ from locust.exception import CatchResponseError
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -63,6 +64,7 @@ class LLMUser(FastHttpUser):
     """
 
     abstract = True
+    last_response: ChatStream | None = None
 
     def __init__(self, environment: Any) -> None:
         self.llm = llm_run(environment)
@@ -85,6 +87,10 @@ class LLMUser(FastHttpUser):
         """The chat messages of the next request (default: the `--prompt`)."""
         return [{"role": "user", "content": self.llm.settings.prompt}]
 
+    def new_stream(self) -> ChatStream:
+        """The accumulator of the next response; override to read more of each chunk."""
+        return ChatStream()
+
     @task
     def chat(self) -> None:
         self.chat_completion(self.messages())
@@ -97,10 +103,15 @@ class LLMUser(FastHttpUser):
         extra: dict[str, Any] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        grade: Callable[[ChatStream], str] | None = None,
+        name: str | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
-        `model`, `max_tokens` and `temperature` default (when None) to the run's settings."""
+        `model`, `max_tokens` and `temperature` default (when None) to the run's settings;
+        `extra` adds body fields (e.g. `tools`); `grade` grades a successful response's tool
+        calls; `name` is the Locust request name (`chat MODEL`). The accumulated response
+        stays available as `self.last_response`."""
         s = self.llm.settings
         if self.llm.reactor is not None:
             self.llm.reactor.poll_if_due()
@@ -113,8 +124,8 @@ class LLMUser(FastHttpUser):
             stream=s.stream,
             extra=extra,
         )
-        chat = ChatStream()
-        name = f"chat {model}"
+        chat = self.last_response = self.new_stream()
+        name = name or f"chat {model}"
         started_at = time.time()
         t0 = perf_counter()
         resp, retries = None, 0
@@ -126,7 +137,8 @@ class LLMUser(FastHttpUser):
             raise
         except Exception as error:  # any transport fault becomes a precise failure kind
             failure = (failure_kind(error), str(error) or type(error).__name__)
-        record = self._record(chat, model, started_at, t0, messages, failure, retries)
+        graded = grade(chat) if grade is not None and failure is None else None
+        record = self._record(chat, model, started_at, t0, messages, failure, retries, graded)
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
@@ -188,6 +200,7 @@ class LLMUser(FastHttpUser):
         messages: list[dict[str, Any]],
         failure: tuple[str, str] | None,
         retries: int = 0,
+        tool_grade: str | None = None,
         cancelled: bool = False,
     ) -> RequestRecord:
         record = record_from_stream(
@@ -199,7 +212,8 @@ class LLMUser(FastHttpUser):
             failure=failure,
             cancelled=cancelled,
             connection_retries=retries,
+            tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
         )
-        self.llm.book.add(record)
+        self.llm.add(record)
         return record

@@ -49,6 +49,7 @@ TABLE = [
     *({"key": key, "title": title} for key, title, _, _ in COLUMNS),
     {"key": "usage_estimated_pct", "title": "Usage estimated %"},
     {"key": "error_pct", "title": "Error %"},
+    {"key": "tool_accuracy_pct", "title": "Tool calls correct %"},
 ]
 ERRORS_TABLE = [
     {"key": "kind", "title": "Error kind (whole run)"},
@@ -158,6 +159,8 @@ def model_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     share = metrics["usage_estimated"] / requests if requests else 0.0
     row["usage_estimated_pct"] = round(100 * share, 1)
     row["error_pct"] = round(100 * metrics["error_rate"], 2)
+    tools = metrics.get("tool_calls")
+    row["tool_accuracy_pct"] = round(100 * tools["accuracy"], 1) if tools else "-"
     return row
 
 

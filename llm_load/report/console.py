@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary", "print_thresholds", "summary_table"]
+__all__ = ["print_summary", "print_thresholds", "print_tool_calls", "summary_table"]
 
 PERCENTILES = ("p50", "p90", "p99")
 
@@ -23,7 +23,7 @@ def _ms(value: float | None) -> str:
 
 
 def _dist(stats: dict[str, Any]) -> str:
-    return " / ".join(_ms(stats.get(p)) for p in PERCENTILES)
+    return "/".join(_ms(stats.get(p)) for p in PERCENTILES)  # compact: fits 100 columns
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -33,8 +33,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
         caption="latencies in ms: p50 / p90 / p99;  ITL and TPOT means in ms",
         title_justify="left",
     )
-    for header in ("model", "reqs", "fail", "req/s", "TTFT", "ITL", "TPOT", "E2E", "out tok/s"):
-        table.add_column(header, justify="left" if header == "model" else "right")
+    table.add_column("model", overflow="fold")  # long model ids fold; numbers never wrap
+    for header in ("reqs", "fail", "req/s", "TTFT", "ITL", "TPOT", "E2E", "out tok/s"):
+        table.add_column(header, justify="right", no_wrap=True)
     rows = list(summary["by_model"].items())
     if len(rows) != 1:
         rows.append(("all models", summary["totals"]))
@@ -63,6 +64,9 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         f"for {totals['usage_reported']:,} requests, estimated for {totals['usage_estimated']:,}"
     )
     console.print(f"cancelled at stop (not failures): {totals['cancelled']:,}")
+    if summary.get("interrupted"):
+        console.print("interrupted (Ctrl-C / SIGTERM): the numbers cover the run until then")
+    print_tool_calls(summary, console)
     if summary.get("workers_lost"):
         lost = summary["workers_lost"]
         console.print(f"workers lost during the run: {lost} (counted up to their last report)")
@@ -70,6 +74,22 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)
     if summary["thresholds"]:
         print_thresholds(summary, console)
+
+
+def print_tool_calls(summary: dict[str, Any], console: Console) -> None:
+    """Tool-call accuracy per model (graded calls only) and the time to a complete call."""
+    for name, m in summary["by_model"].items():
+        tools = m.get("tool_calls")
+        if not tools:
+            continue
+        errors = ", ".join(f"{k} {v}" for k, v in tools["by_error"].items()) or "none"
+        call = m.get("tool_call_ms") or {}
+        console.print(
+            f"tool calls {name}: {tools['correct']:,}/{tools['expected']:,} correct "
+            f"({tools['accuracy']:.1%}); wrong: {errors}; complete call "
+            f"p50/p99 {_ms(call.get('p50'))}/{_ms(call.get('p99'))} ms",
+            markup=False,
+        )
 
 
 def print_thresholds(summary: dict[str, Any], console: Console) -> None:

@@ -94,40 +94,30 @@ def test_key_from_openai_env_works_and_is_redacted(summary_path):
     assert_no_secret(proc.stdout, proc.stderr, summary_path.read_text())
 
 
-def test_sigterm_still_writes_the_summary(summary_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_still_writes_the_summary_marked_interrupted(summary_path, tmp_path, sig):
+    rows = tmp_path / "rows.jsonl"
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "10", "--tokens", "200") as mock:
         cmd = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(CHAT_LOCUSTFILE),
-            "--headless",
-            "-u",
-            "4",
-            "-r",
-            "4",
-            "-t",
-            "60s",
-            "-H",
-            mock.base_url,
-            "--model",
-            "mock-llm",
-            "--max-tokens",
-            "200",
-            "--llm-json",
-            str(summary_path),
-        ]
+            sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), "--headless",
+            "-u", "4", "-r", "4", "-t", "60s", "-H", mock.base_url, "--model", "mock-llm",
+            "--max-tokens", "200", "--llm-json", str(summary_path),
+            "--llm-requests", str(rows), "--threshold", "requests > 1000000",
+        ]  # fmt: skip
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
         )
         time.sleep(5)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
+        truth = mock.stats()["requests"]
     s = load(summary_path)
     t = s["totals"]
     assert t["requests"] >= 4 and t["cancelled"] == 4 and t["failures"] == 0, (out, err)
-    assert 3 < s["duration_s"] < 10
+    assert s["interrupted"] is True and 3 < s["duration_s"] < 10
+    assert len(rows.read_text().splitlines()) == len(truth) == t["requests"] + t["cancelled"]
+    assert proc.returncode == 3, err[-2000:]  # the thresholds still decide the exit code
+    assert out.count("LLM summary") == 1
 
 
 def test_demo_command(tmp_path):

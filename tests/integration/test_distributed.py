@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,28 +24,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def locust(*args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), *args]
+def locust(*args: str, locustfile: Path = CHAT_LOCUSTFILE) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), *args]
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
     )
 
 
 def cluster(
-    host: str, summary_path, workers: int, users: int, run_time: str
+    host: str,
+    summary_path,
+    workers: int,
+    users: int,
+    run_time: str,
+    *extra: str,
+    locustfile: Path = CHAT_LOCUSTFILE,
 ) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
-    """A headless master expecting `workers` workers, and those workers, on 127.0.0.1."""
+    """A headless master expecting `workers` workers, and those workers, on 127.0.0.1;
+    `extra` goes to the master (workers get the master's options)."""
     port = str(free_port())
     master = locust(
         "--master", "--headless", "--expect-workers", str(workers), "-u", str(users),
         "-r", str(users), "-t", run_time, "-H", host, "--model", "mock-llm",
         "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-        "--llm-json", str(summary_path),
+        "--llm-json", str(summary_path), *extra, locustfile=locustfile,
     )  # fmt: skip
-    started = [
-        locust("--worker", "--master-host", "127.0.0.1", "--master-port", port)
-        for _ in range(workers)
-    ]
+    worker = ("--worker", "--master-host", "127.0.0.1", "--master-port", port)
+    started = [locust(*worker, locustfile=locustfile) for _ in range(workers)]
     return master, started
 
 
@@ -65,6 +72,30 @@ def test_three_workers_merge_to_the_mock_truth(summary_path):
     assert out.count("LLM summary") == 1 and f"{t['requests']:,}" in out
 
 
+def test_request_rows_and_time_series_arrive_on_the_master(summary_path, tmp_path):
+    rows_path = tmp_path / "requests.jsonl"
+    with spawn_mock("--ttft-ms", "30", "--itl-ms", "3", "--tokens", "16") as mock:
+        master, workers = cluster(
+            mock.base_url, summary_path, 2, 8, "6s", "--llm-requests", str(rows_path)
+        )
+        _, err = master.communicate(timeout=60)
+        for worker in workers:
+            worker.wait(timeout=30)
+        truth = mock.stats()["requests"]
+    assert master.returncode == 0, err[-3000:]
+    s = load(summary_path)
+    t = s["totals"]
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    assert len(rows) == len(truth) == t["requests"] + t["cancelled"]
+    assert s["requests_log"] == {"path": str(rows_path), "rows": len(rows), "dropped": 0}
+    assert len({r["worker"] for r in rows}) == 2
+    assert sum(r["status"] == "ok" for r in rows) == t["requests"] - t["failures"]
+    points = s["timeseries"]["points"]
+    assert sum(p["requests"] for p in points) == t["requests"]
+    assert 8 in [p["users"] for p in points]  # the master's user count, once all ran
+    assert all(0 < p["t_s"] <= s["duration_s"] + 1 for p in points)
+
+
 def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
     with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "16") as mock:
         master, workers = cluster(mock.base_url, summary_path, workers=2, users=8, run_time="10s")
@@ -81,3 +112,29 @@ def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
     assert s["totals"]["requests"] > 0 and s["totals"]["failures"] == 0
     assert 8 < s["duration_s"] < 20
     assert "workers lost during the run: 1" in out
+
+
+def test_sigterm_on_a_worker_then_on_the_master_loses_nothing(summary_path, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    with spawn_mock("--ttft-ms", "20", "--itl-ms", "5", "--tokens", "32") as mock:
+        master, workers = cluster(
+            mock.base_url, summary_path, 2, 8, "60s", "--llm-requests", str(rows)
+        )
+        try:
+            time.sleep(4)
+            workers[0].send_signal(signal.SIGTERM)  # says goodbye with a final report
+            workers[0].wait(timeout=20)
+            time.sleep(2)
+            master.send_signal(signal.SIGTERM)
+            out, err = master.communicate(timeout=60)
+        finally:
+            for worker in workers:
+                worker.kill()
+                worker.wait(timeout=10)
+        truth = mock.stats()["requests"]
+    s = load(summary_path)
+    t = s["totals"]
+    assert s["interrupted"] is True and s["workers_lost"] == 0, err[-3000:]
+    assert t["requests"] + t["cancelled"] == len(truth) and t["failures"] == 0
+    assert len(rows.read_text().splitlines()) == len(truth)
+    assert out.count("LLM summary") == 1

@@ -99,9 +99,12 @@ def random_record(rng: random.Random) -> RequestRecord:
     ttft = rng.uniform(0.01, 2)
     times = tuple(ttft + i * rng.uniform(0.001, 0.05) for i in range(n))
     fail = rng.random() < 0.1
+    calls = times[: rng.randint(0, n)] if rng.random() < 0.3 else ()
     return RequestRecord(
         model=rng.choice(["a", "b", "c"]),
-        started_at=0,
+        started_at=1_800_000_000 + rng.uniform(0, 20),
+        tool_grade=rng.choice([None, "correct", "correct", "wrong_value", "no_call"]),
+        tool_call_times_s=calls,
         e2e_s=(times[-1] if times else 0.5) + 0.01,
         ttft_s=times[0] if times else None,
         token_times_s=times,
@@ -142,3 +145,73 @@ def test_merged_worker_books_equal_one_book(workers):
             assert a[hist][stat] == b[hist][stat], (hist, stat)
         assert a[hist]["mean"] == pytest.approx(b[hist]["mean"])
     assert whole.error_list()[0]["count"] == merged.error_list()[0]["count"]
+    assert a["tool_calls"] == b["tool_calls"] and a["tool_calls"]["expected"] > 0
+    for hist in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
+        assert a[hist]["count"] == b[hist]["count"] > 0 and a[hist]["p99"] == b[hist]["p99"]
+    start = 1_800_000_000
+    assert whole.series.points(start) == merged.series.points(start)
+    assert sum(p["requests"] for p in whole.series.points(start)) == a["requests"]
+
+
+def graded(grade: str | None, ok: bool = True) -> RequestRecord:
+    return RequestRecord(
+        model="m",
+        started_at=0,
+        e2e_s=0.1,
+        tool_grade=grade,
+        error_kind=None if ok else "http_500",
+    )
+
+
+def test_tool_grades_are_counted_per_model_apart_from_http_failures():
+    book = MetricsBook()
+    for grade in ("correct", "correct", "correct", "wrong_function", "invalid_json"):
+        book.add(graded(grade))
+    book.add(graded(None))  # a follow-up turn: not graded
+    book.add(graded(None, ok=False))  # an HTTP failure is never graded
+    summary = book.totals().summary(1.0)
+    assert summary["tool_calls"] == {
+        "expected": 5,
+        "correct": 3,
+        "accuracy": 0.6,
+        "by_error": {"invalid_json": 1, "wrong_function": 1},
+    }
+    assert summary["tool_accuracy"] == 0.6
+    assert (summary["requests"], summary["failures"]) == (7, 1)
+    assert "tool_expected" not in summary
+
+
+def test_chat_traffic_has_no_tool_fields():
+    book = MetricsBook()
+    book.add(graded(None))
+    summary = book.totals().summary(1.0)
+    assert "tool_calls" not in summary and "tool_call_ms" not in summary
+    assert "task_ms" not in summary
+
+
+def test_tool_call_timings_from_a_stream():
+    s = ChatStream()
+    s.add(b'{"choices":[{"delta":{"role":"assistant"}}]}', 0.01)
+    first = {"index": 0, "id": "c1", "function": {"name": "f", "arguments": ""}}
+    s.add(json.dumps({"choices": [{"delta": {"tool_calls": [first]}}]}).encode(), 0.1)
+    for i, t in enumerate((0.11, 0.12, 0.15)):
+        part = {"index": 0, "function": {"arguments": '{"a": 1}'[i * 3 : i * 3 + 3]}}
+        s.add(json.dumps({"choices": [{"delta": {"tool_calls": [part]}}]}).encode(), t)
+    s.add(b'{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}', 0.16)
+    s.add(b"[DONE]", 0.16)
+    r = record_from_stream(
+        s, model="m", started_at=0, e2e_s=0.2, streamed=True, prompt_chars=1, tool_grade="correct"
+    )
+    assert r.ok and r.tool_grade == "correct"
+    assert r.tool_first_call_ms == pytest.approx(100) and r.tool_call_ms == pytest.approx(150)
+    assert r.tool_args_tokens_per_s == pytest.approx(3 / 0.05)
+    assert s.tool_calls[0]["function"] == {"name": "f", "arguments": '{"a": 1}'}
+
+
+def test_a_grade_is_dropped_when_the_stream_itself_failed():
+    s = ChatStream()
+    s.add(b'{"choices":[{"delta":{"content":"x"}}]}', 0.1)  # no finish, no [DONE]
+    r = record_from_stream(
+        s, model="m", started_at=0, e2e_s=0.2, streamed=True, prompt_chars=1, tool_grade="correct"
+    )
+    assert r.error_kind == "incomplete_stream" and r.tool_grade is None
