@@ -42,7 +42,7 @@ def build_summary(
         "totals": book.totals().summary(duration_s),
         "by_model": {name: m.summary(duration_s) for name, m in sorted(book.by_model.items())},
         "errors": book.error_list(),
-        "timeseries": timeseries(book, started_at, users or {}, stages or []),
+        "timeseries": timeseries(book, started_at, duration_s, users or {}, stages or []),
         "stages": stages or [],
         "thresholds": [],
         "passed": True,
@@ -50,16 +50,29 @@ def build_summary(
 
 
 def timeseries(
-    book: MetricsBook, started_at: float, users: dict[int, int], stages: list[dict[str, Any]]
+    book: MetricsBook,
+    started_at: float,
+    duration_s: float,
+    users: dict[int, int],
+    stages: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """`timeseries` of summary.json: one point per interval, with users and stage."""
+    """`timeseries` of summary.json: one point per interval, with users and stage. The first
+    and last intervals are cut by the run's start and end: their rates are per second of
+    the part inside the run, and `t_s` of the last one is the run's end."""
     series = book.series
+    interval = series.interval_s
     points = series.points(started_at)
     for point in points:
-        key = series.key(started_at + point["t_s"] - series.interval_s / 2)
+        end = point["t_s"]
+        key = series.key(started_at + end - interval / 2)
+        covered = min(end, duration_s) - max(end - interval, 0.0)
+        if 0.0 < covered < interval:
+            point["t_s"] = round(min(end, duration_s), 3)
+            point["requests_per_s"] = point["requests"] / covered
+            point["output_tokens_per_s"] = point["output_tokens"] / covered
         point["users"] = users.get(key)
-        point["stage"] = _stage_at(stages, point["t_s"] - series.interval_s)
-    return {"interval_s": series.interval_s, "points": points}
+        point["stage"] = _stage_at(stages, end - interval)
+    return {"interval_s": interval, "points": points}
 
 
 def _stage_at(stages: list[dict[str, Any]], t_s: float) -> int | None:

@@ -128,6 +128,11 @@ class LLMRun:
             if self.request_log is not None:
                 self.request_log.flush(self.stage_of)
 
+    def on_test_stopping(self, **_: Any) -> None:
+        """The users still running when the test is told to stop (the last interval's)."""
+        if not isinstance(self.environment.runner, WorkerRunner):
+            self.users[self.book.series.key(time.time())] = self.environment.runner.user_count
+
     def _stop_ticker(self) -> None:
         if self._ticker is not None:
             self._ticker.kill(block=False)
@@ -302,6 +307,7 @@ def attach(environment: Any) -> LLMRun:
     environment.llm_load = run
     events = environment.events
     events.test_start.add_listener(run.on_test_start)
+    events.test_stopping.add_listener(run.on_test_stopping)
     events.test_stop.add_listener(run.on_test_stop)
     events.quitting.add_listener(run.on_quitting)
     # Users and their connections live for the whole test: move them out of the cyclic GC's

@@ -10,6 +10,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,6 +18,7 @@ import orjson
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.payload import HttpError
+from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
 from llm_load.mock.truth import TruthRecord, TruthStore
 
@@ -29,7 +31,19 @@ _perf = time.perf_counter
 class Stream:
     """A streamed reply: one pending ``call_at`` timer, re-armed at absolute times."""
 
-    __slots__ = ("call_at", "conn", "due", "frames", "handle", "i", "itl", "jit", "n", "record")
+    __slots__ = (
+        "call_at",
+        "conn",
+        "due",
+        "frames",
+        "handle",
+        "i",
+        "itl",
+        "jit",
+        "n",
+        "on_done",
+        "record",
+    )
 
     def __init__(
         self,
@@ -44,6 +58,7 @@ class Stream:
         self.call_at = asyncio.get_running_loop().call_at
         self.i, self.due = 0, 0.0
         self.handle: asyncio.TimerHandle | None = None
+        self.on_done: Callable[[], None] | None = None  # frees a --parallel slot
 
     def start(self, ttft: float) -> None:
         """Write headers and the role chunk now; schedule the first token after ``ttft`` s."""
@@ -69,24 +84,34 @@ class Stream:
         self.handle = None
         record.end_at, record.completed = _perf(), True
         self.conn.finish(self.frames.tail)
+        _done(self)
 
     def abort(self) -> None:
         """Client went away: stop the schedule; the record stays ``completed: false``."""
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
+            _done(self)
         if self.record.offsets:
             self.record.end_at = self.record.offsets[-1]
+
+
+def _done(reply: Stream | Delayed) -> None:
+    """Call the reply's `on_done` once."""
+    done, reply.on_done = reply.on_done, None
+    if done is not None:
+        done()
 
 
 class Delayed:
     """A non-streaming reply written once, after TTFT + (N-1) * ITL."""
 
-    __slots__ = ("body", "conn", "handle", "n", "record")
+    __slots__ = ("body", "conn", "handle", "n", "on_done", "record")
 
     def __init__(self, conn: MockProtocol, record: TruthRecord, body: bytes, n: int) -> None:
         self.conn, self.record, self.body, self.n = conn, record, body, n
         self.handle: asyncio.TimerHandle | None = None
+        self.on_done: Callable[[], None] | None = None  # frees a --parallel slot
 
     def start(self, delay: float) -> None:
         """Schedule the single write ``delay`` seconds after the request was received."""
@@ -102,12 +127,14 @@ class Delayed:
         record.offsets.append(now)
         record.end_at, record.tokens, record.completed = now, self.n, True
         self.conn.finish(self.body)
+        _done(self)
 
     def abort(self) -> None:
         """Client went away before the reply was due."""
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
+            _done(self)
 
 
 class ChatJob:
@@ -213,6 +240,7 @@ class ChatCompletions:
         self._rng = random.Random(config.seed)
         self._jit = self._jitter if config.jitter > 0 else None
         self._backend = payload.backend_object(config.backend) if config.backend else None
+        self.slots = Slots(config.parallel)
 
     def _jitter(self) -> float:
         j = self.config.jitter
@@ -268,7 +296,25 @@ class ChatCompletions:
         )  # fmt: skip
         stream = Stream(conn, record, frames, job.model.itl_ms / 1e3, self._jit)
         conn.reply = stream
-        stream.start(job.model.ttft_ms / 1e3 * self._factor())
+        ttft = job.model.ttft_ms / 1e3 * self._factor()
+        self._start(conn, stream, record, lambda waited: stream.start(ttft + waited))
+
+    def _start(
+        self,
+        conn: MockProtocol,
+        reply: Stream | Delayed,
+        record: TruthRecord,
+        start: Callable[[float], None],
+    ) -> None:
+        """Start `reply` (`start(waited_s)`) now or, with --parallel, once it has a slot."""
+        if not self.slots.limit:
+            start(0.0)
+            return
+        reply.on_done = self.slots.release
+        waiting = self.slots.acquire(lambda: start(0.0))
+        if waiting is not None:
+            conn.reply = waiting
+            waiting.start = partial(_dequeued, conn, reply, record, start)
 
     def _delayed(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
@@ -287,4 +333,12 @@ class ChatCompletions:
         itl = job.model.itl_ms / 1e3
         delay = job.model.ttft_ms / 1e3 * self._factor()
         delay += sum(itl * self._factor() for _ in range(job.n - 1))
-        reply.start(delay)
+        self._start(conn, reply, record, lambda waited: reply.start(delay + waited))
+
+
+def _dequeued(
+    conn: MockProtocol, reply: Stream | Delayed, record: TruthRecord, start: Callable[[float], None]
+) -> None:
+    """A queued reply got its slot: its delays count from now."""
+    conn.reply = reply
+    start(_perf() - record.received_at)

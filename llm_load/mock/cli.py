@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a model with its own latencies (repeatable); default: mock-llm with "
         "--ttft-ms/--itl-ms and mock-llm-slow with both doubled",
     )  # fmt: skip
+    p.add_argument(
+        "--parallel", type=int, default=0, metavar="N",
+        help="at most N replies generate at once, the rest queue (TTFT grows), like "
+        "llama.cpp --parallel or vLLM --max-num-seqs; 0 = unlimited (default)",
+    )  # fmt: skip
     p.add_argument("--no-uvloop", action="store_true", help="use the stdlib asyncio event loop")
     g = p.add_argument_group("misbehaviour (to rehearse failures, e.g. with llm-load doctor)")
     g.add_argument(
@@ -139,6 +144,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         tool_error_rate=args.tool_error_rate,
         tool_error_kinds=args.tool_error_kinds,
         tool_stream=args.tool_stream,
+        parallel=args.parallel,
     )
 
 

@@ -80,6 +80,7 @@ class MockConfig:
     tool_error_rate: float = 0.0  # share of tool-case answers made wrong on purpose
     tool_error_kinds: tuple[str, ...] = DEFAULT_TOOL_ERROR_KINDS
     tool_stream: str = "vllm"  # how streamed tool calls are split: vllm or llamacpp
+    parallel: int = 0  # at most this many replies generate at once (0: unlimited)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -97,6 +98,8 @@ class MockConfig:
             raise ValueError(f"root path must look like /prefix, got {self.root_path!r}")
         if self.block_prompt == "":
             raise ValueError("the blocked word must not be empty")
+        if self.parallel < 0:
+            raise ValueError("parallel must be >= 0")
         self._check_tools()
 
     def _check_tools(self) -> None:

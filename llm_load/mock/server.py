@@ -25,6 +25,7 @@ from llm_load.mock import payload
 from llm_load.mock.chat import ChatCompletions, Delayed, Stream
 from llm_load.mock.config import MockConfig
 from llm_load.mock.payload import HttpError
+from llm_load.mock.slots import Waiting
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
@@ -84,7 +85,7 @@ class MockProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.write: Callable[[bytes], None] = _noop_write
         self.keep_alive = True
-        self.reply: Stream | Delayed | None = None
+        self.reply: Stream | Delayed | Waiting | None = None
         self._buf = bytearray()
         self._busy = False
         self._draining = False

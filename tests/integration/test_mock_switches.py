@@ -179,3 +179,20 @@ def test_cli_flags_reach_the_config() -> None:
         "", None, True, True)  # fmt: skip
     with pytest.raises(ValueError, match="root path"):
         config_from_args(build_parser().parse_args(["--root-path", "api"]))
+
+
+def test_parallel_slots_queue_requests_and_ttft_counts_the_wait() -> None:
+    """Four streams at once on two slots: two start at once, two after a whole reply."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"model": "mock-llm", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with spawn_mock("--ttft-ms", "30", "--itl-ms", "10", "--tokens", "10", "--parallel", "2") as m:
+        url = m.base_url + "/v1/chat/completions"
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: requests.post(url, json=body, timeout=10), range(4)))
+        truth = sorted(r["ttft_ms"] for r in m.stats()["requests"])
+    assert [c.status_code for c in codes] == [200] * 4
+    reply_ms = 30 + 9 * 10
+    assert truth[0] == pytest.approx(30, abs=15) and truth[1] == pytest.approx(30, abs=15)
+    assert truth[2] == pytest.approx(30 + reply_ms, abs=25)
+    assert truth[3] == pytest.approx(30 + reply_ms, abs=25)

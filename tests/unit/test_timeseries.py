@@ -94,3 +94,13 @@ def test_summary_points_carry_users_and_stage():
 def test_interval_must_be_positive():
     with pytest.raises(ValueError, match="interval_s"):
         TimeSeries(0)
+
+
+def test_the_last_interval_cut_by_the_end_of_the_run_is_rated_on_its_part():
+    book = MetricsBook()
+    book.add(rec(0.5))
+    book.add(rec(3.1))
+    summary = build_summary(book, started_at=START, duration_s=3.25, target="t", settings={})
+    first, last = summary["timeseries"]["points"]
+    assert (first["t_s"], first["requests_per_s"]) == (1.0, 1.0)
+    assert last["t_s"] == 3.25 and last["requests_per_s"] == pytest.approx(1 / 0.25)
