@@ -56,6 +56,7 @@ RUN useradd --uid 1000 --user-group --create-home --shell /usr/sbin/nologin llm-
 COPY README.md ./
 COPY llm_load/ llm_load/
 COPY locustfiles/ locustfiles/
+COPY scenarios/ scenarios/
 RUN pip install --no-deps .
 
 ENV LOCUST_LOCUSTFILE=/opt/llm-load/locustfiles/chat.py

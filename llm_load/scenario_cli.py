@@ -43,6 +43,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--spawn-rate", type=float, default=None, help="users/s (scenario)")
     parser.add_argument("-t", "--run-time", default=None, help="e.g. 30s, 5m (scenario)")
     parser.add_argument("--llm-json", default=None, help="write the run summary to this path")
+    parser.add_argument("--html", default=None, help="write the HTML report to this path")
+    parser.add_argument("--llm-requests", default=None, help="write every call to this JSONL")
 
 
 def locust_command(
@@ -66,6 +68,10 @@ def locust_command(
         cmd += ["-t", run_time]
     if args.llm_json:
         cmd += ["--llm-json", args.llm_json]
+    if args.html:
+        cmd += ["--llm-html", args.html]
+    if args.llm_requests:
+        cmd += ["--llm-requests", args.llm_requests]
     return cmd + extra
 
 

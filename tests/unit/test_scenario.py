@@ -274,7 +274,7 @@ def test_locust_command_uses_scenario_values_unless_overridden() -> None:
     scenario = load_scenario(ROOT / "scenarios/smoke.yaml")
     args = SimpleNamespace(
         scenario="s.yaml", host=None, headless=True, users=None, spawn_rate=None,
-        run_time=None, llm_json=None,
+        run_time=None, llm_json=None, html=None, llm_requests=None,
     )  # fmt: skip
     cmd = locust_command(scenario, args, Path("f.py"), ["--loglevel", "WARNING"])
     joined = " ".join(cmd[3:])
@@ -285,6 +285,9 @@ def test_locust_command_uses_scenario_values_unless_overridden() -> None:
     args.host, args.users, args.run_time, args.llm_json = "http://x", 2, "3s", "o.json"
     joined = " ".join(locust_command(scenario, args, Path("f.py"), [])[3:])
     assert "-H http://x" in joined and "-u 2" in joined and "-t 3s --llm-json o.json" in joined
+    args.html, args.llm_requests = "r.html", "r.jsonl"
+    joined = " ".join(locust_command(scenario, args, Path("f.py"), [])[3:])
+    assert "--llm-html r.html --llm-requests r.jsonl" in joined
     ramp = load_scenario(ROOT / "scenarios/ramp.yaml")
     args.users, args.run_time = None, None
     assert "-u" not in locust_command(ramp, args, Path("f.py"), [])
