@@ -1,11 +1,14 @@
-"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate` and `run`.
+"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `compare`
+and `report`.
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
 writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
 `llm-load doctor` checks an endpoint step by step (exit codes in `llm_load.doctor.EXIT_CODES`);
 `llm-load models` lists what it serves. `llm-load validate` checks scenario files and
-`llm-load run` launches Locust with one (see `llm_load.scenario_cli`).
+`llm-load run` launches Locust with one (see `llm_load.scenario_cli`). `llm-load compare`
+sends the same prompt to several models (see `llm_load.compare`); `llm-load report`
+renders summaries as HTML/CSV/Markdown and compares two runs (see `llm_load.report.cli`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 from pathlib import Path
 
 import llm_load
+from llm_load.compare import add_arguments as add_compare_arguments
+from llm_load.report.cli import add_report_parser, run_report
 from llm_load.report.console import print_summary
 from llm_load.scenario_cli import add_run_arguments
 
@@ -90,6 +95,12 @@ def _models(args: argparse.Namespace) -> int:
     return int(result["exit_code"])
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from llm_load.compare import main as compare_main
+
+    return compare_main(args)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from llm_load.scenario_cli import validate_files
 
@@ -142,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 pass, 1 failed requests, 2 invalid scenario, 3 thresholds failed",
     )  # fmt: skip
     add_run_arguments(run)
+    add_report_parser(sub)
+    compare = sub.add_parser(
+        "compare", help="send the same prompt to several models and compare them side by side"
+    )
+    add_compare_arguments(compare)
     return parser
 
 
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(args, extra)
     commands = {"demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate}
+    commands["report"] = run_report
+    commands["compare"] = _compare
     if args.command in commands:
         return commands[args.command](args)
     return 2  # pragma: no cover - argparse rejects unknown commands
