@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_load.core.arrivals import ArrivalStats
 from llm_load.core.histogram import LogHistogram
 from llm_load.core.record import RequestRecord
 from llm_load.core.timeseries import TimeSeries
@@ -168,6 +169,7 @@ class MetricsBook:
     by_model: dict[str, ModelMetrics] = field(default_factory=dict)
     errors: dict[str, ErrorStat] = field(default_factory=dict)
     series: TimeSeries = field(default_factory=TimeSeries)
+    arrivals: ArrivalStats = field(default_factory=ArrivalStats)  # open-loop loads only
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -190,15 +192,22 @@ class MetricsBook:
         for kind, stat in other.errors.items():
             self.errors.setdefault(kind, ErrorStat()).merge(stat)
         self.series.merge(other.series)
+        self.arrivals.merge(other.arrivals)
 
     def reset(self) -> None:
         self.by_model.clear()
         self.errors.clear()
         self.series.reset()
+        self.arrivals.reset()
 
     @property
     def empty(self) -> bool:
-        return not self.by_model and not self.errors and not self.series.windows
+        return (
+            not self.by_model
+            and not self.errors
+            and not self.series.windows
+            and self.arrivals.empty
+        )
 
     def totals(self) -> ModelMetrics:
         total = ModelMetrics()
@@ -211,6 +220,7 @@ class MetricsBook:
             "by_model": {name: m.to_dict() for name, m in self.by_model.items()},
             "errors": {k: {"count": e.count, "example": e.example} for k, e in self.errors.items()},
             "series": self.series.to_dict(),
+            "arrivals": self.arrivals.to_dict(),
         }
 
     @classmethod
@@ -221,6 +231,7 @@ class MetricsBook:
                 k: ErrorStat(int(v["count"]), str(v["example"])) for k, v in data["errors"].items()
             },
             series=TimeSeries.from_dict(data["series"]),
+            arrivals=ArrivalStats.from_dict(data["arrivals"]),
         )
 
     def error_list(self) -> list[dict[str, Any]]:

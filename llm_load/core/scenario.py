@@ -176,16 +176,26 @@ class Tools(BaseModel):
 
 
 class Stage(BaseModel):
-    """Hold `users` (reached at `spawn_rate` users/s) until `duration_s` into this stage."""
+    """For `duration_s`: hold `users` (reached at `spawn_rate` users/s), or, open-loop,
+    send `rate` requests/s."""
 
     model_config = _STRICT
     duration_s: float = Field(gt=0)
-    users: int = Field(ge=0)
+    users: int | None = Field(default=None, ge=0)
+    rate: float | None = Field(default=None, ge=0)
     spawn_rate: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> Stage:
+        if (self.users is None) == (self.rate is None):
+            raise ValueError("expected exactly one of users (closed loop) or rate (req/s)")
+        return self
 
 
 class Load(BaseModel):
-    """Closed-loop load: users, spawn rate (users/s), run time, think time (s), stages."""
+    """Closed loop: users, spawn rate (users/s), think time (s), stages of users. Open loop:
+    `rate` req/s (or stages of rates) with Poisson or constant `arrival` gaps, sent by up to
+    `users` concurrent users; an arrival no user could send within `max_lag_s` is dropped."""
 
     model_config = _STRICT
     users: PositiveInt = 1
@@ -193,6 +203,34 @@ class Load(BaseModel):
     run_time: str | None = None
     think_time_s: float | tuple[float, float] = Field(default=0.0)
     stages: list[Stage] | None = Field(default=None, min_length=1)
+    rate: float | None = Field(default=None, gt=0)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    max_lag_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _open_or_closed(self) -> Load:
+        kinds = {stage.rate is None for stage in self.stages or ()}
+        if len(kinds) > 1:
+            raise ValueError("stages: all with users (closed loop) or all with rate (open loop)")
+        if self.rate is not None and self.stages and kinds == {True}:
+            raise ValueError("rate: not with stages of users (give the stages a rate instead)")
+        if self.open_loop and self.think_time_s != 0.0:
+            raise ValueError("think_time_s: only for closed loops (open loops follow the rate)")
+        return self
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None or any(s.rate is not None for s in self.stages or ())
+
+    def rate_segments(self, run_time_s: float | None = None) -> list[tuple[float, float]]:
+        """(end s, rate req/s) of an open loop: its stages, or `rate` until `run_time_s`."""
+        if self.stages:
+            out, end = [], 0.0
+            for stage in self.stages:
+                end += stage.duration_s
+                out.append((end, stage.rate or 0.0))
+            return out
+        return [(run_time_s or float("inf"), self.rate or 0.0)]
 
     @field_validator("run_time", mode="before")
     @classmethod
@@ -212,12 +250,14 @@ class Load(BaseModel):
         return value
 
     def stage_at(self, elapsed_s: float) -> tuple[int, float] | None:
-        """(users, spawn_rate) of the stage running `elapsed_s` into the test; None after."""
+        """(users, spawn_rate) of the stage running `elapsed_s` into the test; None after.
+        Open-loop stages keep `users` running (the rate is the arrival schedule's)."""
         end = 0.0
         for stage in self.stages or ():
             end += stage.duration_s
             if elapsed_s < end:
-                return stage.users, stage.spawn_rate
+                users = self.users if stage.users is None else stage.users
+                return users, stage.spawn_rate if stage.users is not None else self.spawn_rate
         return None
 
     @property

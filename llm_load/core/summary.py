@@ -33,7 +33,7 @@ def build_summary(
 
     `users` maps a time-series window key to the users active then; `stages` are
     `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
-    return {
+    summary = {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_s": round(duration_s, 3),
@@ -47,6 +47,9 @@ def build_summary(
         "thresholds": [],
         "passed": True,
     }
+    if not book.arrivals.empty:
+        summary["arrivals"] = book.arrivals.summary(duration_s)
+    return summary
 
 
 def timeseries(

@@ -29,6 +29,7 @@ from llm_load.core.record import RequestRecord
 from llm_load.core.scenario import Scenario, ScenarioError
 from llm_load.core.summary import build_summary, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
+from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
@@ -70,6 +71,8 @@ class LLMRun:
         self.stages: list[dict[str, Any]] = []
         self.request_log: RequestLog | None = None
         self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
+        self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
+        self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
 
     def add(self, rec: RequestRecord) -> None:
@@ -101,6 +104,35 @@ class LLMRun:
         if not isinstance(env.runner, MasterRunner):
             self.model = self.settings.model or discover_model(self.settings)
             self._start_reactor()
+            self._start_arrivals()
+
+    def _start_arrivals(self) -> None:
+        scenario = self.settings.scenario
+        self.arrivals = None
+        if scenario is None or not scenario.load.open_loop:
+            return
+        runner = self.environment.runner
+        worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+        run_time = getattr(self.environment.parsed_options, "run_time", None)
+        self.arrivals = ArrivalClock(
+            scenario.load,
+            self.book,
+            run_time_s=float(run_time) if run_time else None,
+            seed=f"{scenario.seed}:{worker}",
+            users=scenario.load.users,
+        )
+        self.arrivals.set_share(*self.arrival_share)
+
+    def arrival_sent(self, at: float, sent_at: float) -> None:
+        """An open-loop request intended for `at` went out at `sent_at` (perf_counter s)."""
+        if self.arrivals is not None:
+            self.arrivals.sent(at, sent_at)
+
+    def on_arrival_share(self, msg: Any, **_: Any) -> None:
+        """Worker: the master's (rank, count) split of the open-loop rate."""
+        self.arrival_share = (int(msg.data["rank"]), int(msg.data["count"]))
+        if self.arrivals is not None:
+            self.arrivals.set_share(*self.arrival_share)
 
     def _open_request_log(self) -> None:
         if self.request_log is not None:
@@ -156,6 +188,8 @@ class LLMRun:
 
     def on_test_stop(self, **_: Any) -> None:
         runner = self.environment.runner
+        if self.arrivals is not None:
+            self.arrivals.drop_overdue()
         if isinstance(runner, WorkerRunner):
             data: dict[str, Any] = {}
             self.on_report_to_master(runner.client_id, data)
@@ -184,8 +218,13 @@ class LLMRun:
 
     # -- distributed -----------------------------------------------------------------
     def _watch_workers(self, runner: MasterRunner) -> None:
-        """Remember every worker Locust's heartbeat check marks missing (it forgets them)."""
+        """Remember every worker Locust's heartbeat check marks missing (it forgets them),
+        and re-split an open-loop rate when workers join or leave."""
+        live: tuple[str, ...] = ()
         while True:
+            scenario = self.settings.scenario
+            if scenario is not None and scenario.load.open_loop:
+                live = share_rate(runner, live)
             gevent.sleep(WATCH_INTERVAL_S)
             for client in runner.clients.missing:
                 if client.id not in self.workers_lost:
@@ -226,6 +265,9 @@ class LLMRun:
             summary["workers_lost"] = len(self.workers_lost)
         if self.request_log is not None:
             summary["requests_log"] = self.request_log.summary()
+        if "arrivals" in summary and self.settings.scenario is not None:
+            load = self.settings.scenario.load
+            summary["arrivals"].update(arrival=load.arrival, rate_per_s=load.rate)
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:
@@ -315,6 +357,8 @@ def attach(environment: Any) -> LLMRun:
     events.spawning_complete.add_listener(lambda **_: gc.freeze())
     events.report_to_master.add_listener(run.on_report_to_master)
     events.worker_report.add_listener(run.on_worker_report)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(SHARE_MESSAGE, run.on_arrival_share)
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(
             FINAL_REPORT, lambda msg, **_: run.on_worker_report(msg.node_id, msg.data)

@@ -16,12 +16,15 @@ the test at `-t`: Locust's headless run-time timer only starts after a shape fin
 from __future__ import annotations
 
 from locust import LoadTestShape, task
-from locust.exception import StopUser
+from locust.exception import RescheduleTask, StopUser
 from locust.runners import WorkerRunner
 
 import itertools
 import logging
+from time import perf_counter
 from typing import Any
+
+import gevent
 
 from llm_load.core.sampling import Conversation, Sampler
 from llm_load.core.scenario import Scenario
@@ -63,9 +66,10 @@ class ScenarioUser(LLMUser):
     def chat(self) -> None:
         if self.conversation is None:  # the error was logged when the scenario failed to load
             raise StopUser()
+        at = self._arrival()
         sampler = self.conversation.sampler
         if self.conversation.turn == 0 and (case := sampler.tool_case()) is not None:
-            self._tool_task(case)
+            self._tool_task(case, at)
             return
         request = self.conversation.next_request()
         record = self.chat_completion(
@@ -74,12 +78,27 @@ class ScenarioUser(LLMUser):
             extra=request.extra or None,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            scheduled_at=at,
         )
         # Only multi-turn needs the reply text (the next turn's history).
         reply = self.last_response if record.ok and self._keep_reply else None
         self.conversation.reply(reply.content if reply is not None else None)
 
-    def _tool_task(self, case: ToolCase) -> None:
+    def _arrival(self) -> float | None:
+        """Open loop: claim the next arrival and sleep until it is due (None: closed loop)."""
+        clock = self.llm.arrivals
+        if clock is None:
+            return None
+        at = clock.claim()
+        if at is None:  # the schedule is over: idle until the shape ends the test
+            gevent.sleep(1.0)
+            raise RescheduleTask()
+        delay = at - perf_counter()
+        if delay > 0:
+            gevent.sleep(delay)
+        return at
+
+    def _tool_task(self, case: ToolCase, at: float | None) -> None:
         sampler = self.conversation.sampler if self.conversation else None
         assert sampler is not None and sampler.scenario.tools is not None
         spec = sampler.model()
@@ -91,6 +110,7 @@ class ScenarioUser(LLMUser):
             extra=spec.extra or None,
             max_tokens=sampler.max_tokens(spec),
             temperature=spec.temperature,
+            scheduled_at=at,
         )
 
 

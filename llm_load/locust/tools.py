@@ -52,15 +52,17 @@ def run_tool_task(
     *,
     turns: int,
     model: str | None = None,
+    scheduled_at: float | None = None,
     **request: Any,
 ) -> bool:
-    """Run one tool task (see module doc); True when every turn succeeded."""
+    """Run one tool task (see module doc); True when every turn succeeded. An open loop's
+    `scheduled_at` applies to the first turn (the task's arrival)."""
     model = model or user.llm.model
     messages = list(case.messages)
     extra = {**(request.pop("extra", None) or {}), "tools": case.tools}
     extra["tool_choice"] = case.tool_choice
     grader = partial(_grade, case)
-    t0 = perf_counter()
+    t0 = min(perf_counter(), scheduled_at or float("inf"))
     for turn in range(1, turns + 1):
         record = user.chat_completion(
             messages,
@@ -68,6 +70,7 @@ def run_tool_task(
             extra=extra,
             grade=grader if turn == 1 else None,
             name=f"tools {model} turn {turn}",
+            scheduled_at=scheduled_at if turn == 1 else None,
             **request,
         )
         reply = user.last_response

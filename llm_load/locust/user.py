@@ -105,13 +105,15 @@ class LLMUser(FastHttpUser):
         temperature: float | None = None,
         grade: Callable[[ChatStream], str] | None = None,
         name: str | None = None,
+        scheduled_at: float | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
         `model`, `max_tokens` and `temperature` default (when None) to the run's settings;
         `extra` adds body fields (e.g. `tools`); `grade` grades a successful response's tool
-        calls; `name` is the Locust request name (`chat MODEL`). The accumulated response
-        stays available as `self.last_response`."""
+        calls; `name` is the Locust request name (`chat MODEL`). `scheduled_at` (an open
+        loop's intended send time, perf_counter s) is where latencies start when it is past.
+        The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
         if self.llm.reactor is not None:
             self.llm.reactor.poll_if_due()
@@ -128,6 +130,11 @@ class LLMUser(FastHttpUser):
         name = name or f"chat {model}"
         started_at = time.time()
         t0 = perf_counter()
+        if scheduled_at is not None:
+            self.llm.arrival_sent(scheduled_at, t0)
+            if scheduled_at < t0:  # late: the wait for a free user is part of the latency
+                started_at -= t0 - scheduled_at
+                t0 = scheduled_at
         resp, retries = None, 0
         try:
             resp, retries = self._send(name, dumps(body))

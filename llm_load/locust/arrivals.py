@@ -1,0 +1,116 @@
+"""The open-loop side of a scenario's `load.rate` / rate stages: `ArrivalClock`.
+
+Each load-generating process (the local runner, or each worker) keeps one clock, built at
+`test_start` from the scenario. Users claim arrivals one at a time when they are free
+(`claim`), sleep until the intended send time, and the request's latencies are measured
+from that time (see `LLMUser.chat_completion(scheduled_at=...)`), so a generator that falls
+behind shows it as schedule lag and higher latency instead of hiding it. An arrival nobody
+could send within `load.max_lag_s` is dropped and counted, as are arrivals still overdue
+when the test stops. In distributed runs the master tells each worker its share of the
+rate (`SHARE_MESSAGE`, rank and count of the running workers), again whenever workers join
+or leave.
+"""
+
+from __future__ import annotations
+
+from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING
+
+import logging
+from time import perf_counter
+from typing import Any
+
+from llm_load.core.arrivals import ArrivalSchedule
+from llm_load.core.metrics import MetricsBook
+from llm_load.core.scenario import Load
+
+__all__ = ["SHARE_MESSAGE", "ArrivalClock", "share_rate"]
+
+log = logging.getLogger("llm_load")
+SHARE_MESSAGE = "llm_load_arrival_share"
+
+
+class ArrivalClock:
+    """One process's arrival schedule; outcomes go to `book.arrivals`."""
+
+    def __init__(
+        self, load: Load, book: MetricsBook, *, run_time_s: float | None, seed: Any, users: int
+    ) -> None:
+        segments = load.rate_segments(run_time_s)
+        self.schedule = ArrivalSchedule(segments, poisson=load.arrival == "poisson", seed=seed)
+        self.book = book
+        self.max_lag_s = load.max_lag_s
+        self.users = users
+        self.start = perf_counter()
+        self._next: float | None = None
+        self._warned = False
+
+    def set_share(self, rank: int, count: int) -> None:
+        self.schedule.set_share(rank, count)
+
+    def claim(self) -> float | None:
+        """The perf_counter time the caller should send its next request at (maybe already
+        past), or None when the schedule has ended. Overdue arrivals are dropped here."""
+        now = perf_counter()
+        while True:
+            at = self._pop()
+            if at is None:
+                return None
+            if now - at <= self.max_lag_s:
+                return at
+            self._dropped(1)
+
+    def _pop(self) -> float | None:
+        at = self._next if self._next is not None else self._draw()
+        self._next = None
+        return at
+
+    def _draw(self) -> float | None:
+        t = self.schedule.next()
+        return None if t is None else self.start + t
+
+    def sent(self, at: float, sent_at: float) -> None:
+        """Account an arrival sent at `sent_at` (perf_counter s) for its intended `at`."""
+        lag_ms = (sent_at - at) * 1000.0
+        self.book.arrivals.add_sent(lag_ms)
+        if lag_ms > 1000.0:
+            self._warn()
+
+    def drop_overdue(self) -> None:
+        """At test stop: arrivals already due that no user sent are dropped."""
+        now = perf_counter()
+        dropped = 0
+        while (at := self._pop()) is not None and at <= now:
+            dropped += 1
+        self._next = at
+        self._dropped(dropped)
+
+    def _dropped(self, count: int) -> None:
+        if count:
+            self.book.arrivals.dropped += count
+            self._warn()
+
+    def _warn(self) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "open loop: arrivals are late or dropped because all %d users of this process "
+                "are busy; raise load.users (or -u) to sustain the rate",
+                self.users,
+            )
+
+
+def share_rate(runner: Any, last: tuple[str, ...]) -> tuple[str, ...]:
+    """Master: tell each live worker its (rank, count) share when the set of workers changed
+    since `last`; returns the current set."""
+    live = tuple(
+        sorted(
+            c.id
+            for c in runner.clients.values()
+            if c.state in (STATE_INIT, STATE_SPAWNING, STATE_RUNNING)
+        )
+    )
+    if live != last:
+        for rank, client_id in enumerate(live):
+            data = {"rank": rank, "count": len(live)}
+            runner.send_message(SHARE_MESSAGE, data, client_id=client_id)
+    return live
