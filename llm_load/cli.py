@@ -71,7 +71,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from llm_load.doctor import DoctorRun
     from llm_load.report import doctor as show
 
-    run = DoctorRun(args.host, args.api_key, os.environ, args.model, args.timeout)
+    run = DoctorRun(args.host, args.api_key, os.environ, args.model, args.timeout, args.insecure)
     if not args.json:
         show.print_doctor_header(run.header())
     run.run(on_step=None if args.json else show.print_step)
@@ -87,7 +87,10 @@ def _models(args: argparse.Namespace) -> int:
     from llm_load.doctor import list_models
     from llm_load.report.doctor import print_models
 
-    result = list_models(args.host, api_key=args.api_key, environ=os.environ, timeout=args.timeout)
+    result = list_models(
+        args.host, api_key=args.api_key, environ=os.environ, timeout=args.timeout,
+        insecure=args.insecure,
+    )  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -114,7 +117,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
-    """-H, --api-key, --timeout and --json, shared by doctor and models."""
+    """-H, --api-key, --timeout, --json and --insecure, shared by doctor and models."""
     parser.add_argument("-H", "--host", required=True, help="server base URL, with or without /v1")
     parser.add_argument(
         "--api-key", default=None,
@@ -122,6 +125,9 @@ def _add_target_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
     parser.add_argument("--json", action="store_true", help="print a JSON result, nothing else")
+    parser.add_argument(
+        "--insecure", action="store_true", help="do not verify the TLS certificate (self-signed)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

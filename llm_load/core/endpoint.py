@@ -2,12 +2,16 @@
 
 `api_base` accepts a server base URL with or without a trailing `/v1` (and tolerates a
 doubled `/v1/v1`) and returns the `/v1` base every OpenAI-compatible path hangs from.
-`redact` shows an API key only as `sk-…abcd`.
+`redact` shows an API key only as `sk-…abcd`; `scrub` removes a key from any text (a server
+that echoes a wrong key back in its error message must not put it into our outputs).
 """
 
 from __future__ import annotations
 
-__all__ = ["api_base", "redact"]
+__all__ = ["REDACTED", "api_base", "redact", "scrub"]
+
+REDACTED = "[redacted]"
+MIN_SECRET_CHARS = 4  # shorter "keys" would mangle ordinary words when scrubbed
 
 
 def api_base(host: str) -> str:
@@ -28,3 +32,10 @@ def redact(key: str | None) -> str:
         return "…" + "*" * 4
     prefix = "sk-" if key.startswith("sk-") else ""
     return f"{prefix}…{key[-4:]}"
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced by `[redacted]`."""
+    if not secret or len(secret) < MIN_SECRET_CHARS or secret not in text:
+        return text
+    return text.replace(secret, REDACTED)

@@ -44,6 +44,7 @@ _PLACEHOLDERS: dict[str, Any] = {
     "boolean": True,
     "array": [],
     "object": {},
+    "null": None,
 }
 
 
@@ -199,7 +200,8 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _placeholder(schema: Any) -> Any:
+def placeholder(schema: Any) -> Any:
+    """A value a JSON schema accepts: its default/const, first enum value, or by type."""
     schema = schema if isinstance(schema, dict) else {}
     for key in ("default", "const"):
         if key in schema:
@@ -227,7 +229,7 @@ def expected_calls(case: ToolCase) -> list[dict[str, Any]]:
         props = params.get("properties") or {}
         for key in params.get("required") or []:
             if key not in args and key not in call.args:
-                args[key] = _placeholder(props.get(key))
+                args[key] = placeholder(props.get(key))
         out.append({"name": call.name, "arguments": args})
     return out
 

@@ -5,7 +5,8 @@ The key is resolved like the load test resolves it (`--api-key`, then `LLM_LOAD_
 `OPENAI_API_KEY`), is only ever shown as `redact(key)` and is removed from every string the
 doctor outputs (`scrub`), including server messages and exception texts. HTTP goes through a
 `requests.Session` that ignores the environment (no proxies, no `.netrc` credentials that
-would silently replace our `Authorization` header), as the load test does.
+would silently replace our `Authorization` header), as the load test does. TLS certificates
+are verified unless `insecure` (`--insecure`, as in the load test) is set.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 from llm_load.core.endpoint import redact
 from llm_load.core.errors import body_message
@@ -162,9 +164,13 @@ class Target:
     models_message: str = ""  # the server's message with that status
     env_keys: tuple[str, ...] = ()  # which of KEY_ENV are set (to explain precedence)
     served: list[dict[str, Any]] = field(default_factory=list)  # entries of GET /models
+    insecure: bool = False  # skip TLS certificate verification (--insecure)
 
     def __post_init__(self) -> None:
         self.session.trust_env = False
+        self.session.verify = not self.insecure
+        if self.insecure:  # asked for: no warning per request
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def request(
         self,

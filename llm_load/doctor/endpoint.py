@@ -67,8 +67,11 @@ def host_for(base: str) -> str | None:
 # --------------------------------------------------------------------------- connect
 
 
-def _tls_handshake(sock: socket.socket, host: str) -> str:
+def _tls_handshake(sock: socket.socket, host: str, verify: bool = True) -> str:
     context = ssl.create_default_context(cafile=certifi.where())
+    if not verify:  # --insecure
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     with context.wrap_socket(sock, server_hostname=host) as tls:
         return str(tls.version())
 
@@ -86,7 +89,8 @@ def _connect_failure(exc: OSError, host: str, port: int, timeout: float) -> Step
         return Step("connect", "fail", msg)
     if isinstance(exc, ssl.SSLCertVerificationError):
         msg = f"TLS certificate of {where} not trusted: {exc.verify_message}"
-        return Step("connect", "fail", msg)
+        hint = "a self-signed or private-CA certificate: --insecure skips verification"
+        return Step("connect", "fail", msg, hints=[hint])
     if isinstance(exc, ssl.SSLError):
         hints = ["the server speaks plain HTTP: use http://"] if "VERSION" in str(exc) else []
         return Step("connect", "fail", f"TLS handshake with {where} failed: {exc}", hints=hints)
@@ -108,7 +112,7 @@ def check_connect(t: Target) -> Step:
         with socket.create_connection((host, port), timeout=t.timeout) as sock:
             ms = (perf_counter() - t0) * 1e3
             address = sock.getpeername()[0]
-            tls = _tls_handshake(sock, host) if parts.scheme == "https" else None
+            tls = _tls_handshake(sock, host, not t.insecure) if parts.scheme == "https" else None
     except OSError as exc:
         return _connect_failure(exc, host, port, t.timeout)
     details = {"host": host, "port": port, "address": address, "connect_ms": round(ms, 2)}

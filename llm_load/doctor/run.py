@@ -59,10 +59,11 @@ class DoctorRun:
         environ: Mapping[str, str],
         model: str | None = None,
         timeout: float = 30.0,
+        insecure: bool = False,
     ) -> None:
         key = resolve_key(api_key, environ)
         env_keys = tuple(name for name in KEY_ENV if environ.get(name))
-        self.target = Target(url, key, model, timeout, env_keys=env_keys)
+        self.target = Target(url, key, model, timeout, env_keys=env_keys, insecure=insecure)
         self.secrets = secrets_of(url, key)
         self.steps: list[Step] = []
 
@@ -110,6 +111,7 @@ class DoctorRun:
             return f"not ready (exit {self.exit_code}): {what}"
         t = self.target
         ready = f"ready: -H {host_for(t.base) if t.base else t.url} --model {t.model}"
+        ready += " --insecure" if t.insecure else ""
         if t.key.source != "none":
             ready += f" (API key from {t.key.source})"
         warned = [s.name for s in self.steps if s.level == "warn"]
@@ -155,9 +157,10 @@ def run_doctor(
     model: str | None = None,
     timeout: float = 30.0,
     on_step: OnStep | None = None,
+    insecure: bool = False,
 ) -> dict[str, Any]:
     """All checks against `url`; the scrubbed result document."""
-    run = DoctorRun(url, api_key, environ, model, timeout)
+    run = DoctorRun(url, api_key, environ, model, timeout, insecure)
     run.run(DOCTOR_CHECKS, on_step)
     return run.result()
 
@@ -189,11 +192,16 @@ def _model_row(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_models(
-    url: str, *, api_key: str | None, environ: Mapping[str, str], timeout: float = 30.0
+    url: str,
+    *,
+    api_key: str | None,
+    environ: Mapping[str, str],
+    timeout: float = 30.0,
+    insecure: bool = False,
 ) -> dict[str, Any]:
     """`GET /models` with the doctor's connect/endpoint/auth diagnosis (schema
     `llm-load/models/v1`): `models` is empty unless every step passed."""
-    run = DoctorRun(url, api_key, environ, timeout=timeout)
+    run = DoctorRun(url, api_key, environ, timeout=timeout, insecure=insecure)
     run.run(MODELS_CHECKS)
     code = run.exit_code
     models = [] if code else [_model_row(m) for m in run.target.served]

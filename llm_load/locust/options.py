@@ -65,6 +65,23 @@ def add_arguments(parser: Any) -> None:
         help="Seconds without any byte from the server before a request fails (stall timeout)",
     )
     add(
+        "--ttft-timeout",
+        env_var="LLM_LOAD_TTFT_TIMEOUT",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="Seconds after sending by which a streamed request's first token must arrive, "
+        "else it fails as ttft_timeout (0: off, the default)",
+    )
+    add(
+        "--insecure",
+        env_var="LLM_LOAD_INSECURE",
+        action="store_true",
+        default=False,
+        help="Do not verify the server's TLS certificate (self-signed or private CA); "
+        "verified by default",
+    )
+    add(
         "--llm-json",
         env_var="LLM_LOAD_LLM_JSON",
         default="",

@@ -7,6 +7,8 @@ response is complete. The reactor wakes once for *all* readable sockets, reads e
 `recv`, stamps its arrival time and hands the bytes on. When many streams are active it
 sleeps `batch_delay_s` after each pass, so one wake serves a batch of sockets: arrival
 times are then quantised by at most that delay (default 1 ms, none with few streams).
+A watchdog fails streams idle for `idle_timeout_s`; a stream read with a `FirstToken`
+deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by then.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from gevent.event import AsyncResult
 from gevent.hub import get_hub
 from gevent.monkey import get_original
 
-from llm_load.locust.transport import RECV_BYTES, StreamClosed
+from llm_load.locust.transport import RECV_BYTES, FirstToken, StreamClosed, end_of_body
 
 __all__ = ["StreamReactor"]
 
@@ -64,9 +66,15 @@ class StreamReactor:
         self.wakeups = 0
         self.last_pass_s = 0.0
 
-    def read(self, raw: Any, on_block: Callable[[bytes, float], None]) -> None:
+    def read(
+        self,
+        raw: Any,
+        on_block: Callable[[bytes, float], None],
+        first_token: FirstToken | None = None,
+    ) -> None:
         """Feed `on_block(bytes, perf_counter_s)` until `raw` (a geventhttpclient response)
-        is complete; raises the transport error if it fails. Blocks this greenlet only."""
+        is complete; raises the transport error if it fails (`first_token`'s error when no
+        token came by its deadline). Blocks this greenlet only."""
         stream = _Stream(raw, on_block)
         if self._drain(stream, perf_counter()):
             return
@@ -77,10 +85,21 @@ class StreamReactor:
         self._epoll.register(fd, select.EPOLLIN)
         if not self._greenlets:
             self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._watchdog)]
+        timer = None
+        if first_token is not None:
+            timer = get_hub().loop.timer(max(0.0, first_token.at_s - perf_counter()))
+            timer.start(self._first_token_due, fd, stream, first_token)
         try:
             stream.done.get()
         finally:
+            if timer is not None:
+                timer.close()
             self._forget(fd, stream)
+
+    def _first_token_due(self, fd: int, stream: _Stream, first_token: FirstToken) -> None:
+        if not first_token.seen() and self._streams.get(fd) is stream:
+            self._forget(fd, stream)
+            stream.done.set_exception(first_token.error())
 
     def _forget(self, fd: int, stream: _Stream) -> None:
         if self._streams.get(fd) is stream:
@@ -148,10 +167,11 @@ class StreamReactor:
                 return
             while data and stream.tls and stream.sock.pending():
                 data += stream.sock.recv(RECV_BYTES)  # TLS: decrypted bytes epoll cannot see
-            if not data:
-                raise StreamClosed("server closed the connection before the end of the response")
             stream.last_s = now
-            stream.raw.feed(data)
+            if data:
+                stream.raw.feed(data)
+            else:
+                end_of_body(stream.raw)  # a body delimited by the end of the connection
             if self._drain(stream, now):
                 self._forget(fd, stream)
                 stream.done.set(None)

@@ -313,7 +313,12 @@ def discover_model(settings: Settings) -> str:
     """The first model id served by `GET /v1/models`, or "" (requests then fail visibly)."""
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     try:
-        resp = requests.get(settings.base_url + "/models", headers=headers, timeout=10)
+        resp = requests.get(
+            settings.base_url + "/models",
+            headers=headers,
+            timeout=10,
+            verify=not settings.insecure,
+        )
         resp.raise_for_status()
         return str(resp.json()["data"][0]["id"])
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:

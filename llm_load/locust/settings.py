@@ -41,6 +41,8 @@ class Settings:
     llm_html: str = ""
     tool_cases: str = ""
     tool_turns: int = 3
+    ttft_timeout_s: float = 0.0  # 0: off
+    insecure: bool = False  # skip TLS certificate verification
     thresholds: tuple[Threshold, ...] = ()
     scenario: Scenario | None = None
 
@@ -80,6 +82,8 @@ class Settings:
             llm_html=get("llm_html", "") or "",
             tool_cases=get("tool_cases", "") or "",
             tool_turns=max(1, _number(get("tool_turns", None), int) or 3),
+            ttft_timeout_s=max(0.0, _number(get("ttft_timeout", None), float) or 0.0),
+            insecure=_flag(get("insecure", False)),
             thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
         )
 
@@ -95,6 +99,8 @@ class Settings:
             "temperature": self.temperature,
             "stream": self.stream,
             "request_timeout_s": self.request_timeout_s,
+            "ttft_timeout_s": self.ttft_timeout_s,
+            "insecure": self.insecure,
             "thresholds": [t.text for t in self.thresholds],
             "scenario": self.scenario.name if self.scenario else None,
         }

@@ -4,25 +4,38 @@ geventhttpclient's `read(n)` waits for n bytes, and `readline()` costs a call pe
 line; a streaming load client wants "everything that has arrived, one `recv` per wake".
 `read_sse` does that on the response's own socket and parser, then hands each block to the
 SSE decoder, stamping one arrival time per block. `abandon` closes a connection whose
-response was not read to the end, so it never returns to the keep-alive pool.
+response was not read to the end, so it never returns to the keep-alive pool. Bodies sent
+with a `Content-Encoding` (gzip, deflate) are decoded; a body delimited by the end of the
+connection (no length, not chunked) ends there. `FirstToken` bounds the wait for the first
+token (`--ttft-timeout`), `limit_header_wait` the wait for the response headers.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
+import gevent
 from gevent.monkey import get_original
+from geventhttpclient.response import HTTPParseError
 
+from llm_load.core.encoding import body_decoder
 from llm_load.core.sse import SSEDecoder
 
 __all__ = [
     "RECV_BYTES",
+    "FirstToken",
     "StreamClosed",
+    "TTFTTimeout",
     "abandon",
+    "end_of_body",
+    "limit_header_wait",
     "read_body",
     "read_sse",
+    "set_read_timeout",
     "use_nonyielding_pool_check",
     "warm_connection",
 ]
@@ -33,6 +46,30 @@ MAX_ERROR_BODY = 64 * 1024
 
 class StreamClosed(Exception):
     """The server closed the connection before the response was complete."""
+
+
+class TTFTTimeout(Exception):
+    """No token arrived within `--ttft-timeout` seconds of sending the request."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirstToken:
+    """The first token is due by `at_s` (`perf_counter` s); `seen()` tells if it came."""
+
+    at_s: float
+    timeout_s: float
+    seen: Callable[[], bool]
+
+    def error(self) -> TTFTTimeout:
+        return TTFTTimeout(f"no token within {self.timeout_s:g} s of sending the request")
+
+
+def end_of_body(raw: Any) -> None:
+    """The server closed the connection: the end of a body delimited by it, else a fault."""
+    with contextlib.suppress(HTTPParseError):  # llhttp: "Incomplete response."
+        raw.feed(b"")
+    if not raw.message_complete:
+        raise StreamClosed("server closed the connection before the end of the response")
 
 
 def _pump(raw: Any, on_block: Callable[[bytes], None], limit: int | None = None) -> None:
@@ -52,49 +89,83 @@ def _pump(raw: Any, on_block: Callable[[bytes], None], limit: int | None = None)
             if sock is None:
                 raise StreamClosed("connection released before the end of the response")
             data = sock.recv(RECV_BYTES)
-            if not data:
-                raise StreamClosed("server closed the connection before the end of the response")
-            raw.feed(data)
+            if data:
+                raw.feed(data)
+            else:
+                end_of_body(raw)
     except BaseException:
         abandon(raw)
         raise
 
 
 def read_sse(
-    response: Any, add: Callable[[bytes, float], None], t0: float, reactor: Any = None
+    response: Any,
+    add: Callable[[bytes, float], None],
+    t0: float,
+    reactor: Any = None,
+    first_token: FirstToken | None = None,
 ) -> None:
     """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends.
 
     With a `StreamReactor`, the reactor greenlet reads the socket (batched wake-ups);
-    without, this greenlet does, one `recv` per wake."""
-    decoder = SSEDecoder()
-    feed = decoder.feed
-
-    def on_block(block: bytes, now: float) -> None:
-        t = now - t0
-        for payload in feed(block):
-            add(payload, t)
-
+    without, this greenlet does, one `recv` per wake. With `first_token`, raises its
+    `TTFTTimeout` when no token has come by its deadline."""
     raw = response._response
-    if reactor is None:
-        _pump(raw, lambda block: on_block(block, perf_counter()))
-    else:
-        try:
-            reactor.read(raw, on_block)
-        except BaseException:
-            abandon(raw)
-            raise
+    try:
+        decode = body_decoder(raw.get("content-encoding"))
+        decoder = SSEDecoder()
+        feed = decoder.feed
+
+        def on_block(block: bytes, now: float) -> None:
+            t = now - t0
+            for payload in feed(block if decode is None else decode.feed(block)):
+                add(payload, t)
+
+        if reactor is not None:
+            reactor.read(raw, on_block, first_token)
+        elif first_token is None:
+            _pump(raw, lambda block: on_block(block, perf_counter()))
+        else:
+            _pump_first_token(raw, on_block, first_token)
+    except BaseException:
+        abandon(raw)
+        raise
     for payload in decoder.flush():
         add(payload, perf_counter() - t0)
 
 
+def _pump_first_token(
+    raw: Any, on_block: Callable[[bytes, float], None], first_token: FirstToken
+) -> None:
+    """`_pump` with a timer that interrupts the wait when the first token is late."""
+    timer = gevent.Timeout(max(0.0, first_token.at_s - perf_counter()), first_token.error())
+
+    def on_block_until_token(block: bytes) -> None:
+        on_block(block, perf_counter())
+        if timer.pending and first_token.seen():
+            timer.close()
+
+    timer.start()
+    try:
+        _pump(raw, on_block_until_token)
+    finally:
+        timer.close()
+
+
 def read_body(response: Any, limit: int | None = None) -> bytes:
-    """The whole body (or its first `limit` bytes, closing the connection after)."""
+    """The whole body (or its first `limit` bytes, closing the connection after), decoded
+    when it came with a `Content-Encoding` (raises `UnsupportedEncoding` for unknown ones,
+    leaving the body unread and the connection closed)."""
     parts: list[bytes] = []
     raw = response._response
     if raw is None:
         return b""
-    _pump(raw, parts.append, limit)
+    try:
+        decode = body_decoder(raw.get("content-encoding"))
+    except ValueError:
+        abandon(raw)
+        raise
+    _pump(raw, parts.append if decode is None else lambda b: parts.append(decode.feed(b)), limit)
     if not raw.message_complete:
         abandon(raw)
     return b"".join(parts)
@@ -152,3 +223,29 @@ def warm_connection(session: Any, url: str) -> None:
         pool.return_socket(pool.get_socket())
     except Exception:
         return
+
+
+def limit_header_wait(session: Any, url: str, timeout_s: float) -> None:
+    """Give every connection `url`'s server hands out a socket timeout of `timeout_s`, so
+    the wait for the response headers ends then (a timeout raised inside geventhttpclient
+    releases the connection cleanly; `set_read_timeout` restores the stall timeout for the
+    body). Errors are left for the first request to report."""
+    try:
+        pool = session.client.clientpool.get_client(url)._connection_pool
+    except Exception:
+        return
+    get_socket = pool.get_socket
+
+    def get_socket_with_timeout() -> Any:
+        sock = get_socket()
+        sock.settimeout(timeout_s)
+        return sock
+
+    pool.get_socket = get_socket_with_timeout
+
+
+def set_read_timeout(response: Any, timeout_s: float) -> None:
+    """Set the socket timeout of a response's connection (while its body is read)."""
+    sock = getattr(response._response, "_sock", None) if response._response else None
+    if sock is not None:
+        sock.settimeout(timeout_s)

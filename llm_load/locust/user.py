@@ -15,6 +15,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
@@ -23,37 +24,68 @@ from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.encoding import InvalidEncoding, UnsupportedEncoding
+from llm_load.core.endpoint import scrub
 from llm_load.core.errors import body_message
 from llm_load.core.record import RequestRecord, record_from_stream
 from llm_load.locust.run import llm_run
 from llm_load.locust.transport import (
     MAX_ERROR_BODY,
+    FirstToken,
     StreamClosed,
+    TTFTTimeout,
+    limit_header_wait,
     read_body,
     read_sse,
+    set_read_timeout,
     warm_connection,
 )
 
-__all__ = ["LLMUser", "failure_kind"]
+__all__ = ["LLMUser", "failure_kind", "http_failure"]
 
 ALL_STATUS_CODES = frozenset(range(100, 600))
 # Errors of a pooled connection that the server closed while it sat idle in the pool.
 STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
+TLS_HINT = " (self-signed or private CA? --insecure skips certificate verification)"
+KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (socket.gaierror, "dns_error"),
+    (ConnectionRefusedError, "connection_refused"),
+    (TTFTTimeout, "ttft_timeout"),
+    ((TimeoutError, socket.timeout), "timeout"),
+    (ssl.SSLError, "tls_error"),
+    ((StreamClosed, ConnectionResetError, BrokenPipeError), "connection_closed"),
+    (UnsupportedEncoding, "unsupported_encoding"),
+    (InvalidEncoding, "invalid_encoding"),
+)
 
 
 def failure_kind(error: BaseException) -> str:
-    """A short, stable name for a transport-level failure."""
-    if isinstance(error, socket.gaierror):
-        return "dns_error"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection_refused"
-    if isinstance(error, TimeoutError | socket.timeout):
-        return "timeout"
-    if isinstance(error, ssl.SSLError):
-        return "tls_error"
-    if isinstance(error, StreamClosed | ConnectionResetError | BrokenPipeError):
-        return "connection_closed"
+    """A short, stable name for a transport-level failure (see docs/failures.md)."""
+    error = cause(error)
+    for types, kind in KINDS:
+        if isinstance(error, types):
+            return kind
     return "connection_error"
+
+
+def cause(error: BaseException) -> BaseException:
+    """The error geventhttpclient wrapped (a timeout arrives as `RetriesExceeded`)."""
+    inner = getattr(error, "original", None)
+    return inner if isinstance(inner, BaseException) else error
+
+
+def http_failure(resp: Any) -> tuple[str, str]:
+    """`http_<status>` and the server's own message; a 429 says it is rate limiting, with
+    its `Retry-After` (never obeyed: a load test shows the 429s instead of waiting them out)."""
+    try:
+        message = body_message(read_body(resp, MAX_ERROR_BODY))
+    except ValueError as error:  # a body in an encoding we cannot decode
+        message = f"(unreadable body: {error})"
+    if resp.status_code == 429:
+        retry_after = resp.headers.get("retry-after")
+        where = f" (Retry-After: {retry_after})" if retry_after else ""
+        message = f"rate limited{where}: {message}"
+    return f"http_{resp.status_code}", message
 
 
 class LLMUser(FastHttpUser):
@@ -71,6 +103,7 @@ class LLMUser(FastHttpUser):
         settings = self.llm.settings
         self.network_timeout = settings.request_timeout_s
         self.connection_timeout = settings.request_timeout_s
+        self.insecure = settings.insecure  # Locust's default (True) would skip verification
         super().__init__(environment)
         # Every status is a response to read (error bodies carry the server's message);
         # geventhttpclient would otherwise raise and drop the body before we see it.
@@ -79,6 +112,12 @@ class LLMUser(FastHttpUser):
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._sent_s = 0.0  # perf_counter when the current request was sent
+        # --ttft-timeout also bounds the wait for the headers (servers that send them late).
+        ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
+        self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
+        if self._header_wait_s is not None:
+            limit_header_wait(self.client, self._path, self._header_wait_s)
 
     def on_start(self) -> None:
         warm_connection(self.client, self._path)
@@ -166,6 +205,7 @@ class LLMUser(FastHttpUser):
     def _send(self, name: str, data: bytes) -> tuple[Any, int]:
         """POST the body; a pooled keep-alive connection the server had already closed is
         retried once on a fresh one (nothing was received, so nothing is lost)."""
+        self._sent_s = perf_counter()
         resp = self._post(name, data)
         if resp.status_code == 0 and isinstance(getattr(resp, "error", None), STALE):
             return self._post(name, data), 1
@@ -180,14 +220,14 @@ class LLMUser(FastHttpUser):
     def _read(self, resp: Any, chat: ChatStream, t0: float, stream: bool) -> tuple[str, str] | None:
         """Read the response into `chat`; an HTTP-level failure as (kind, message)."""
         if resp.status_code == 0:
-            error = getattr(resp, "error", None) or ConnectionError("no response")
-            return failure_kind(error), str(error) or type(error).__name__
+            return self._transport_failure(getattr(resp, "error", None))
+        if self._header_wait_s is not None:  # headers in: the body has the stall timeout
+            set_read_timeout(resp, self.llm.settings.request_timeout_s)
         if resp.status_code >= 300:
-            body = read_body(resp, MAX_ERROR_BODY)
-            return f"http_{resp.status_code}", body_message(body)
+            return http_failure(resp)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            read_sse(resp, chat.add, t0, self.llm.reactor)
+            read_sse(resp, chat.add, t0, self.llm.reactor, self._first_token(chat))
             return None
         body = read_body(resp)
         if stream:
@@ -197,6 +237,23 @@ class LLMUser(FastHttpUser):
         except ValueError:
             return "invalid_json", f"response is not JSON: {body_message(body)}"
         return None
+
+    def _transport_failure(self, error: BaseException | None) -> tuple[str, str]:
+        """(kind, message) of a request that got no response."""
+        error = cause(error or ConnectionError("no response"))
+        kind, message = failure_kind(error), str(error) or type(error).__name__
+        waited = perf_counter() - self._sent_s
+        if kind == "timeout" and self._header_wait_s and waited < self.network_timeout:
+            wait = self._header_wait_s
+            return "ttft_timeout", f"no token within {wait:g} s of sending the request (no headers)"
+        return kind, message + TLS_HINT if kind == "tls_error" else message
+
+    def _first_token(self, chat: ChatStream) -> FirstToken | None:
+        """The `--ttft-timeout` deadline of the current streamed request, if one is set."""
+        timeout = self.llm.settings.ttft_timeout_s
+        if timeout <= 0:
+            return None
+        return FirstToken(self._sent_s + timeout, timeout, lambda: bool(chat.token_times_s))
 
     def _record(
         self,
@@ -222,5 +279,8 @@ class LLMUser(FastHttpUser):
             tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
         )
+        message, key = record.error_message, self.llm.settings.api_key
+        if message and key and key in message:  # a server that echoes the key back
+            record = replace(record, error_message=scrub(message, key))
         self.llm.add(record)
         return record

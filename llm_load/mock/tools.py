@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from llm_load.core.tool_cases import ToolCase
+from llm_load.core.tool_cases import ToolCase, placeholder
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig
 from llm_load.mock.payload import HttpError
@@ -31,15 +31,6 @@ from llm_load.mock.truth import TruthRecord, TruthStore
 NO_TOOLS_MESSAGE = (
     '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
 )
-_PLACEHOLDERS: dict[str, Any] = {
-    "string": "test",
-    "integer": 1,
-    "number": 1.0,
-    "boolean": True,
-    "array": [],
-    "object": {},
-    "null": None,
-}
 _ids = itertools.count(1)
 
 
@@ -78,14 +69,7 @@ def arguments(parameters: Any) -> dict[str, Any]:
     props = parameters.get("properties") or {}
     out: dict[str, Any] = {}
     for name in parameters.get("required") or []:
-        schema = props.get(name) if isinstance(props, dict) else None
-        schema = schema if isinstance(schema, dict) else {}
-        enum = schema.get("enum")
-        kind = schema.get("type")
-        if isinstance(enum, list) and enum:
-            out[name] = enum[0]
-        else:
-            out[name] = _PLACEHOLDERS.get(kind if isinstance(kind, str) else "string", "test")
+        out[name] = placeholder(props.get(name) if isinstance(props, dict) else None)
     return out
 
 
