@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_load.core.metrics import MetricsBook
 
-__all__ = ["SCHEMA", "build_summary", "write_summary"]
+__all__ = ["SCHEMA", "build_summary", "stage_index", "write_summary"]
 
 SCHEMA = "llm-load/summary/v1"
 
@@ -74,11 +74,12 @@ def timeseries(
             point["requests_per_s"] = point["requests"] / covered
             point["output_tokens_per_s"] = point["output_tokens"] / covered
         point["users"] = users.get(key)
-        point["stage"] = _stage_at(stages, end - interval)
+        point["stage"] = stage_index(stages, end - interval)
     return {"interval_s": interval, "points": points}
 
 
-def _stage_at(stages: list[dict[str, Any]], t_s: float) -> int | None:
+def stage_index(stages: list[dict[str, Any]], t_s: float) -> int | None:
+    """The index of the stage (`start_s` ascending) running `t_s` s into the run, or None."""
     current = None
     for stage in stages:
         if stage["start_s"] <= max(t_s, 0.0):

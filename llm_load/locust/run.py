@@ -27,7 +27,7 @@ import requests
 from llm_load.core.metrics import MetricsBook
 from llm_load.core.record import RequestRecord
 from llm_load.core.scenario import Scenario, ScenarioError
-from llm_load.core.summary import build_summary, write_summary
+from llm_load.core.summary import build_summary, stage_index, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
@@ -172,12 +172,7 @@ class LLMRun:
 
     def stage_of(self, epoch_s: float) -> int | None:
         """The index of the scenario stage running at `epoch_s`, or None."""
-        elapsed = epoch_s - (self.started_wall or epoch_s)
-        current = None
-        for stage in self.stages:
-            if stage["start_s"] <= max(elapsed, 0.0):
-                current = stage["index"]
-        return current
+        return stage_index(self.stages, epoch_s - (self.started_wall or epoch_s))
 
     def _start_reactor(self) -> None:
         if self.reactor is not None:
