@@ -11,7 +11,13 @@ samples the user count once per time-series interval and compacts old windows.
 
 from __future__ import annotations
 
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    MasterRunner,
+    WorkerRunner,
+)
 
 import gc
 import logging
@@ -40,10 +46,12 @@ __all__ = ["LLMRun", "attach", "llm_run"]
 
 log = logging.getLogger("llm_load")
 FINAL_REPORT = "llm_load_final_report"
+STOP_USERS = "llm_load_stop_users"
 REPORT_KEY = "llm_load"
 THRESHOLDS_FAILED = 3
 WATCH_INTERVAL_S = 1.0
 FINAL_REPORT_WAIT_S = 0.5
+FINAL_REPORT_TIMEOUT_S = 10.0  # beyond --stop-timeout, for workers to stop and report
 COMPACT_AFTER_S = 30.0  # a window this old has every worker's report: keep only its point
 
 
@@ -66,6 +74,7 @@ class LLMRun:
         self.stopped_perf: float | None = None
         self.reactor: StreamReactor | None = None
         self.workers_lost: set[str] = set()
+        self.final_reports: set[str] = set()  # workers whose final report arrived
         self._lost_watch: gevent.Greenlet | None = None
         self.users: dict[int, int] = {}  # time-series window key -> users running
         self.stages: list[dict[str, Any]] = []
@@ -93,6 +102,7 @@ class LLMRun:
         self.stopped_perf = None
         self.interrupted = False
         self.workers_lost.clear()
+        self.final_reports.clear()
         self.users.clear()
         self.stages = scenario_stages(self.settings.scenario)
         self._open_request_log()
@@ -190,6 +200,8 @@ class LLMRun:
             self.on_report_to_master(runner.client_id, data)
             runner.send_message(FINAL_REPORT, data)
             return
+        if isinstance(runner, MasterRunner):
+            self._stop_workers(runner)
         self._stop_ticker()
         self.stopped_perf = time.perf_counter()
         # A master's table waits for `quitting`: workers' last reports can still arrive.
@@ -212,6 +224,29 @@ class LLMRun:
             self.request_log.close()
 
     # -- distributed -----------------------------------------------------------------
+    def _stop_workers(self, runner: MasterRunner) -> None:
+        """Stop the users of workers that have not sent their final report, and wait for it.
+
+        `runner.quit()` (headless `-t`, `--run-time` ends) fires the master's test_stop
+        before the workers hear of it, and stops listening 0.5 s later: without this wait
+        their last requests would land after the run's end, or be lost."""
+        pending = {
+            client.id
+            for client in runner.clients.all
+            if client.id not in self.final_reports and client.state != STATE_MISSING
+        }
+        for client_id in pending:
+            runner.send_message(STOP_USERS, client_id=client_id)
+        deadline = time.monotonic() + (self.environment.stop_timeout or 0) + FINAL_REPORT_TIMEOUT_S
+        while not pending <= self.final_reports and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        if not pending <= self.final_reports:
+            log.warning("%d worker(s) sent no final report", len(pending - self.final_reports))
+
+    def on_final_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self.on_worker_report(client_id, data)
+        self.final_reports.add(client_id)
+
     def _watch_workers(self, runner: MasterRunner) -> None:
         """Remember every worker Locust's heartbeat check marks missing (it forgets them),
         and re-split an open-loop rate when workers join or leave."""
@@ -359,9 +394,10 @@ def attach(environment: Any) -> LLMRun:
     events.worker_report.add_listener(run.on_worker_report)
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SHARE_MESSAGE, run.on_arrival_share)
+        environment.runner.register_message(STOP_USERS, lambda *_, **__: environment.runner.stop())
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(
-            FINAL_REPORT, lambda msg, **_: run.on_worker_report(msg.node_id, msg.data)
+            FINAL_REPORT, lambda msg, **_: run.on_final_report(msg.node_id, msg.data)
         )
     attach_web_ui(environment, run)
     return run

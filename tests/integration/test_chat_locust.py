@@ -113,7 +113,8 @@ def test_a_signal_still_writes_the_summary_marked_interrupted(summary_path, tmp_
         truth = mock.stats()["requests"]
     s = load(summary_path)
     t = s["totals"]
-    assert t["requests"] >= 4 and t["cancelled"] == 4 and t["failures"] == 0, (out, err)
+    # Each user is mid-stream unless the signal caught it between two requests.
+    assert t["requests"] >= 4 and 1 <= t["cancelled"] <= 4 and t["failures"] == 0, (out, err)
     assert s["interrupted"] is True and 3 < s["duration_s"] < 10
     assert len(rows.read_text().splitlines()) == len(truth) == t["requests"] + t["cancelled"]
     assert proc.returncode == 3, err[-2000:]  # the thresholds still decide the exit code

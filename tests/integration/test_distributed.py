@@ -93,7 +93,10 @@ def test_request_rows_and_time_series_arrive_on_the_master(summary_path, tmp_pat
     points = s["timeseries"]["points"]
     assert sum(p["requests"] for p in points) == t["requests"]
     assert 8 in [p["users"] for p in points]  # the master's user count, once all ran
-    assert all(0 < p["t_s"] <= s["duration_s"] + 1 for p in points)
+    assert all(0 < p["t_s"] <= s["duration_s"] + 1 for p in points), (
+        s["duration_s"],
+        [(p["t_s"], p["users"], p["requests"]) for p in points],
+    )
 
 
 def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
