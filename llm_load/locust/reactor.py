@@ -5,8 +5,9 @@ a wake-up (a greenlet switch per socket per token). Here a user greenlet sends i
 and gets the headers as usual, then parks its socket with the reactor and sleeps until the
 response is complete. The reactor wakes once for *all* readable sockets, reads each in one
 `recv`, stamps its arrival time and hands the bytes on. When many streams are active it
-sleeps `batch_delay_s` after each pass, so one wake serves a batch of sockets: arrival
-times are then quantised by at most that delay (default 1 ms, none with few streams).
+sleeps `batch_delay_s` after each pass, so one wake serves a batch of sockets. The stamp is
+the kernel's receive time of the last segment read (plain TCP on Linux), so a pass that
+runs late does not make tokens late; elsewhere (TLS) it is the time of the pass.
 A watchdog fails streams idle for `idle_timeout_s`; a stream read with a `FirstToken`
 deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by then.
 """
@@ -14,9 +15,13 @@ deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by
 from __future__ import annotations
 
 import contextlib
+import os
 import select
+import socket
+import struct
+import sys
 from collections.abc import Callable
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any
 
 import gevent
@@ -29,10 +34,21 @@ from llm_load.locust.transport import RECV_BYTES, FirstToken, StreamClosed, end_
 __all__ = ["StreamReactor"]
 
 TIMEOUT_CHECK_S = 0.25
+# Linux stamps each TCP segment as it arrives; recvmsg hands back the latest read one's
+# time (CLOCK_REALTIME) when SO_TIMESTAMPNS is set (35 on x86-64 and arm64 Linux; Python
+# < 3.13 lacks the name). LLM_LOAD_KERNEL_STAMPS=0 stamps at read time instead (A/B runs).
+_TIMESPEC = struct.Struct("qq")  # 64-bit struct timespec
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
+KERNEL_STAMPS = (
+    SO_TIMESTAMPNS is not None
+    and struct.calcsize("l") == 8
+    and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
+)
+STAMP_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class _Stream:
-    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "sock", "tls")
+    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "recvmsg", "sock", "tls")
 
     def __init__(self, raw: Any, on_block: Callable[[bytes, float], None]) -> None:
         self.raw = raw
@@ -44,6 +60,11 @@ class _Stream:
         # wrapper; only called when epoll says readable. TLS keeps gevent's socket.
         self.tls = sock is not None and hasattr(sock, "pending")
         self.recv = None if sock is None else sock.recv if self.tls else sock._sock.recv
+        self.recvmsg = None
+        if KERNEL_STAMPS and sock is not None and not self.tls:
+            with contextlib.suppress(OSError):
+                sock._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.recvmsg = sock._sock.recvmsg
 
 
 class StreamReactor:
@@ -142,10 +163,11 @@ class StreamReactor:
             return
         ready = self._epoll.poll(0)
         now = self.last_pass_s = perf_counter()  # every ready socket's bytes had arrived by now
+        wall_minus_perf = time() - now
         for fd, _ in ready:
             stream = self._streams.get(fd)
             if stream is not None:
-                self._receive(fd, stream, now)
+                self._receive(fd, stream, now, wall_minus_perf)
 
     def _watchdog(self) -> None:
         while True:
@@ -159,10 +181,16 @@ class StreamReactor:
         gevent.killall(self._greenlets)
         self._greenlets = []
 
-    def _receive(self, fd: int, stream: _Stream, now: float) -> None:
+    def _receive(self, fd: int, stream: _Stream, now: float, wall_minus_perf: float) -> None:
         try:
             try:
-                data = stream.recv(RECV_BYTES)
+                if stream.recvmsg is not None:
+                    data, stamps, _, _ = stream.recvmsg(RECV_BYTES, STAMP_BYTES)
+                    if stamps:  # when the kernel received the last of these bytes
+                        sec, ns = _TIMESPEC.unpack(stamps[0][2])
+                        now = min(now, max(stream.last_s, sec + ns * 1e-9 - wall_minus_perf))
+                else:
+                    data = stream.recv(RECV_BYTES)
             except BlockingIOError:  # a spurious wake: nothing to read after all
                 return
             while data and stream.tls and stream.sock.pending():

@@ -53,7 +53,10 @@ def tls(tmp_path_factory) -> ssl.SSLContext:
 
 
 def run(host: str, summary_path, *extra: str, reader: str = "reactor") -> dict:
-    proc = short_run(host, summary_path, "--model", "m", "--stream-reader", reader, *extra)
+    # -t counts from Locust's start, set-up included: leave a loaded machine time to send.
+    proc = short_run(
+        host, summary_path, "--model", "m", "--stream-reader", reader, *extra, run_time="4s"
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return load(summary_path)
 

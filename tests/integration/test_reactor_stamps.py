@@ -1,0 +1,69 @@
+"""Arrival stamps come from the kernel: a client busy elsewhere when a token arrives still
+times it right. The mock's truth and our stamps share one clock (`perf_counter` is
+CLOCK_MONOTONIC, the same in every process), so each token's stamp is compared with the
+moment the mock wrote it."""
+
+from __future__ import annotations
+
+from time import perf_counter
+from types import SimpleNamespace
+
+import gevent
+import orjson
+import pytest
+from gevent.monkey import get_original
+from geventhttpclient import HTTPClient
+
+from llm_load.core.chat import ChatStream
+from llm_load.locust import reactor as reactor_module
+from llm_load.locust.reactor import StreamReactor
+from llm_load.locust.transport import read_sse
+from llm_load.mock.process import spawn_mock
+
+pytestmark = pytest.mark.timeout(60)
+
+blocking_sleep = get_original("time", "sleep")
+STALL_S = 0.1  # the whole process (hub included) is busy from 10 ms to 110 ms
+
+
+def stalled_request(base_url: str, port: int) -> tuple[float, ChatStream]:
+    """One streamed request whose first token arrives while this process cannot run."""
+    client = HTTPClient("127.0.0.1", port, network_timeout=10, connection_timeout=10)
+    reactor = StreamReactor(idle_timeout_s=10)
+    body = orjson.dumps(
+        {"model": "mock-llm", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    try:
+        t0 = perf_counter()
+        raw = client.request("POST", "/v1/chat/completions", body=body)
+        gevent.spawn_later(0.01, blocking_sleep, STALL_S)  # a burst of other work
+        chat = ChatStream()
+        read_sse(SimpleNamespace(_response=raw), chat.add, t0, reactor)
+        return t0, chat
+    finally:
+        reactor.close()
+        client.close()
+
+
+@pytest.mark.parametrize("kernel_stamps", [True, False])
+def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, kernel_stamps):
+    monkeypatch.setattr(reactor_module, "KERNEL_STAMPS", kernel_stamps)
+    with spawn_mock("--ttft-ms", "40", "--itl-ms", "200", "--tokens", "3") as mock:
+        port = int(mock.base_url.rsplit(":", 1)[1])
+        t0, chat = stalled_request(mock.base_url, port)
+        (truth,) = mock.stats(detail=True)["requests"]
+    written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
+    stamped = [t0 + t for t in chat.token_times_s]
+    late_ms = [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
+    print(f"kernel_stamps={kernel_stamps} late_ms={[round(x, 3) for x in late_ms]}")
+    assert chat.done and len(stamped) == 3
+    assert all(late > -0.5 for late in late_ms), late_ms  # never before the mock wrote it
+    if kernel_stamps:  # the first token came at ~40 ms, during the stall: still exact
+        assert all(late < 2.0 for late in late_ms), late_ms
+    else:  # read-time stamps: the first token is as late as the stall
+        assert late_ms[0] > 50 and all(late < 2.0 for late in late_ms[1:]), late_ms
+
+
+def test_kernel_stamps_are_on_here():
+    """CI runs Linux on 64 bits: the stamps above must be the kernel's, not a fallback."""
+    assert reactor_module.KERNEL_STAMPS
