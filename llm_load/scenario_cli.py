@@ -3,13 +3,14 @@
 `validate` prints `OK: FILE (summary)` or every problem of each file (exit 0, or 2 when any
 file is invalid). `run` validates, then runs `python -m locust -f locustfiles/scenario.py
 --scenario PATH` with `-H`, `-u`, `-r` and `-t` taken from the scenario unless given on the
-command line; arguments after `--` go to Locust unchanged. Its exit code is Locust's (0 pass,
-1 failed requests, 2 usage error, 3 thresholds failed).
+command line; arguments after `--` go to Locust unchanged, and a SIGTERM is passed on to it.
+Its exit code is Locust's (0 pass, 1 failed requests, 2 usage error, 3 thresholds failed).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,12 @@ def run_scenario(args: argparse.Namespace, locustfile: Path, extra: list[str]) -
         print(f"{args.scenario}: no target: set target.host or give -H URL", file=sys.stderr)
         return INVALID
     proc = subprocess.Popen(locust_command(scenario, args, locustfile, extra))
+    # A SIGTERM for us (docker stop, kill, a CI timeout) goes on to Locust, which stops the
+    # test and writes its summary; we then return its exit code instead of orphaning it.
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
     try:
         return proc.wait()
     except KeyboardInterrupt:  # Locust got the Ctrl-C too: let it write its summary
         return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -106,3 +106,30 @@ class Load(BaseModel):
     @property
     def stages_s(self) -> float:
         return sum(s.duration_s for s in self.stages or ())
+
+    def describe(self) -> str:
+        """The load mode in a few words, e.g. `open loop: 30 req/s poisson, max 64 in flight`
+        or `closed loop: 3 stages of 8 -> 32 -> 64 users`."""
+        if self.open_loop:
+            if self.stages:
+                rates = _steps([stage.rate or 0.0 for stage in self.stages])
+                rates += f" req/s {self.arrival} in {_count(len(self.stages), 'stage')}"
+            else:
+                rates = f"{self.rate:g} req/s {self.arrival}"
+            return f"open loop: {rates}, max {self.users} in flight"
+        if self.stages:
+            users = _steps([stage.users or 0 for stage in self.stages])
+            return f"closed loop: {_count(len(self.stages), 'stage')} of {users} users"
+        return f"closed loop: {_count(self.users, 'user')}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _steps(values: list[float] | list[int], most: int = 6) -> str:
+    """`5 -> 20 -> 40`; long lists keep their first three and last values."""
+    text = [f"{v:g}" for v in values]
+    if len(text) > most:
+        text = [*text[:3], "...", text[-1]]
+    return " -> ".join(text)

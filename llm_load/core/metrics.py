@@ -9,8 +9,10 @@ call's first token was still measured); E2E, TPOT and per-request tokens/s only 
 successful calls; token counts from every call. Cancelled calls (cut off because the test
 stopped) are counted apart and never as failures. Tool-call grades come from every graded
 call (a successful call of a tool case): `tool_expected` of them, `tool_correct` right,
-the rest counted by grade in `tool_errors` — an HTTP failure is never graded. The book
-also keeps a per-interval `TimeSeries` of the same records.
+the rest counted by grade in `tool_errors` — an HTTP failure is never graded. With an
+`SLO` set on the book, successful calls that meet it count as `good` (and their output
+tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
+per-interval `TimeSeries` of the same records.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from llm_load.core.arrivals import ArrivalStats
 from llm_load.core.histogram import LogHistogram
 from llm_load.core.record import RequestRecord
+from llm_load.core.slo import SLO
 from llm_load.core.timeseries import TimeSeries
 
 __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
@@ -45,7 +48,9 @@ SUMMARY_COUNTERS = (
     "usage_estimated",
     "connection_retries",
 )
-COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct")  # tools: in `tool_calls`
+# Tools: in `tool_calls`; requests meeting the SLO: in `goodput` (absent from older dicts).
+GOODPUT_COUNTERS = ("good", "good_output_tokens")
+COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *GOODPUT_COUNTERS)
 
 
 class ModelMetrics:
@@ -60,8 +65,8 @@ class ModelMetrics:
             setattr(self, name, LogHistogram())
         self.tool_errors: dict[str, int] = {}
 
-    def add(self, rec: RequestRecord) -> None:
-        """Account one call."""
+    def add(self, rec: RequestRecord, good: bool = False) -> None:
+        """Account one call; `good`: it met the run's SLO (see `llm_load.core.slo`)."""
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
         self.connection_retries += rec.connection_retries
@@ -81,6 +86,12 @@ class ModelMetrics:
         if not rec.ok:
             self.failures += 1
             return
+        self._add_success(rec, good)
+
+    def _add_success(self, rec: RequestRecord, good: bool) -> None:
+        if good:
+            self.good += 1
+            self.good_output_tokens += rec.output_tokens
         if rec.tool_grade is not None:
             self._add_grade(rec.tool_grade)
         if rec.tool_call_times_s:
@@ -121,14 +132,16 @@ class ModelMetrics:
     def from_dict(cls, data: dict[str, Any]) -> ModelMetrics:
         book = cls()
         for name in COUNTERS:
-            setattr(book, name, int(data[name]))
+            value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
+            setattr(book, name, int(value))
         for name in HISTOGRAMS:
             setattr(book, name, LogHistogram.from_dict(data[name]))
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
-        """The `METRICS` object of summary.json; rates are per second of `duration_s`."""
+    def summary(self, duration_s: float, slo: SLO | None = None) -> dict[str, Any]:
+        """The `METRICS` object of summary.json; rates are per second of `duration_s`;
+        `goodput` only when the run has an `slo`."""
         out: dict[str, Any] = {name: getattr(self, name) for name in SUMMARY_COUNTERS}
         per_s = (lambda n: n / duration_s) if duration_s > 0 else (lambda n: 0.0)
         out["requests_per_s"] = per_s(self.requests)
@@ -146,6 +159,14 @@ class ModelMetrics:
                 "correct": self.tool_correct,
                 "accuracy": accuracy,
                 "by_error": dict(sorted(self.tool_errors.items())),
+            }
+        if slo is not None:
+            out["goodput"] = {
+                "slo": slo.as_dict(),
+                "good": self.good,
+                "ratio": self.good / self.requests if self.requests else None,
+                "requests_per_s": per_s(self.good),
+                "output_tokens_per_s": per_s(self.good_output_tokens),
             }
         return out
 
@@ -170,6 +191,7 @@ class MetricsBook:
     errors: dict[str, ErrorStat] = field(default_factory=dict)
     series: TimeSeries = field(default_factory=TimeSeries)
     arrivals: ArrivalStats = field(default_factory=ArrivalStats)  # open-loop loads only
+    slo: SLO | None = None  # the run's SLO (configuration: kept by `reset`, not on the wire)
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -179,8 +201,9 @@ class MetricsBook:
         model = self.by_model.get(rec.model)
         if model is None:
             model = self.by_model[rec.model] = ModelMetrics()
-        model.add(rec)
-        self.series.add(rec)
+        good = self.slo is not None and self.slo.met(rec)
+        model.add(rec, good)
+        self.series.add(rec, good)
         if rec.error_kind is not None and not rec.cancelled:
             stat = self.errors.setdefault(rec.error_kind, ErrorStat())
             stat.count += 1

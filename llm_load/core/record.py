@@ -3,7 +3,7 @@
 Definitions (all from the client's clock, seconds since the request was sent):
 - TTFT: arrival of the first chunk carrying content, reasoning or a tool call (not the
   headers, not a role-only chunk). Streaming only.
-- ITL: each gap between consecutive token-carrying chunks.
+- ITL: each gap between consecutive token-carrying chunks (`itl_ms_mean`: their mean).
 - TPOT: (E2E - TTFT) / (output_tokens - 1), when at least two tokens came back.
 - E2E: from sending the request to the end of the response.
 - Output tokens/s per request: output_tokens / E2E.
@@ -66,6 +66,14 @@ class RequestRecord:
     def itl_ms(self) -> list[float]:
         times = self.token_times_s
         return [(b - a) * 1000.0 for a, b in pairwise(times)]
+
+    @property
+    def itl_ms_mean(self) -> float | None:
+        """The request's mean inter-token latency (None with fewer than two token chunks)."""
+        times = self.token_times_s
+        if len(times) < 2:
+            return None
+        return (times[-1] - times[0]) * 1000.0 / (len(times) - 1)
 
     @property
     def tpot_ms(self) -> float | None:

@@ -3,8 +3,9 @@
 `request_row(record)` turns a `RequestRecord` into the plain dict written as one line:
 `ts` (epoch s when sent), `model`, `status` (`ok` / `failed` / `cancelled`), `error_kind`,
 `error_message` (at most 300 characters), `ttft_ms`, `e2e_ms`, `itl_ms_mean`, `itl_ms_max`,
-`input_tokens`, `output_tokens`, `usage_estimated`, `finish_reason`, `tool_grade`. The
-Locust layer adds `worker` and `stage`. `RowBuffer` holds rows between writes with a hard
+`input_tokens`, `output_tokens`, `usage_estimated`, `finish_reason`, `tool_grade`, and
+`good` (whether the call met the SLO) when the run has one. The Locust layer adds `worker`
+and `stage`. `RowBuffer` holds rows between writes with a hard
 cap: rows beyond it are counted as dropped, never kept, so memory stays bounded.
 """
 
@@ -13,18 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from llm_load.core.record import RequestRecord
+from llm_load.core.slo import SLO
 
 __all__ = ["MAX_MESSAGE_CHARS", "RowBuffer", "request_row"]
 
 MAX_MESSAGE_CHARS = 300
 
 
-def request_row(rec: RequestRecord) -> dict[str, Any]:
-    """The JSONL row of one call; times in ms rounded to 0.001."""
+def request_row(rec: RequestRecord, slo: SLO | None = None) -> dict[str, Any]:
+    """The JSONL row of one call; times in ms rounded to 0.001; `good` only with an `slo`."""
     itl = rec.itl_ms
     status = "cancelled" if rec.cancelled else ("ok" if rec.ok else "failed")
     message = rec.error_message
-    return {
+    row = {
         "ts": round(rec.started_at, 6),
         "model": rec.model,
         "status": status,
@@ -32,7 +34,7 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
         "error_message": message[:MAX_MESSAGE_CHARS] if message else None,
         "ttft_ms": _ms(rec.ttft_ms),
         "e2e_ms": _ms(rec.e2e_ms),
-        "itl_ms_mean": _ms(sum(itl) / len(itl)) if itl else None,
+        "itl_ms_mean": _ms(rec.itl_ms_mean),
         "itl_ms_max": _ms(max(itl)) if itl else None,
         "input_tokens": rec.input_tokens,
         "output_tokens": rec.output_tokens,
@@ -40,6 +42,9 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
         "finish_reason": rec.finish_reason,
         "tool_grade": rec.tool_grade,
     }
+    if slo is not None:
+        row["good"] = slo.met(rec)
+    return row
 
 
 def _ms(value: float | None) -> float | None:

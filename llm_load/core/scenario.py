@@ -1,18 +1,18 @@
 """The YAML scenario schema: target, model mix, prompts, tools, multi-turn, load, thresholds.
 
 Pydantic models with unknown keys rejected everywhere. `load_scenario(path)` reads the YAML
-(and a JSONL prompt file, relative to the scenario file) and raises `ScenarioError`, whose
-message lists every problem as `FILE: key.path[0].sub: what was expected (got ...)`;
-malformed YAML gives its line and column. Times are seconds, lengths are tokens. The
-scenario never holds an API key: `target.api_key_env` names the environment variable.
+(and a JSONL or CSV prompt file, relative to the scenario file: `llm_load.core.prompt_files`)
+and raises `ScenarioError`, whose message lists every problem as
+`FILE: key.path[0].sub: what was expected (got ...)`; malformed YAML gives its line and column.
+Times are seconds, lengths are tokens. The scenario never holds an API key:
+`target.api_key_env` names the environment variable.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -27,7 +27,9 @@ from pydantic import (
 )
 
 from llm_load.core.load import Load, Stage
+from llm_load.core.prompt_files import Message, read_prompt_file
 from llm_load.core.scenario_errors import ScenarioError, format_errors
+from llm_load.core.slo import SLOLimits
 from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
 from llm_load.core.tool_cases import ToolCase, load_tool_cases
 
@@ -53,14 +55,6 @@ def _check_threshold(text: str) -> str:
     except ThresholdError as error:
         raise ValueError(str(error)) from None
     return text
-
-
-class Message(BaseModel):
-    """One chat message of a prompt."""
-
-    model_config = _STRICT
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str
 
 
 class Target(BaseModel):
@@ -139,7 +133,7 @@ class Synthetic(BaseModel):
 
 
 class Prompts(BaseModel):
-    """Exactly one source: `inline` list, JSONL `file` or `synthetic`."""
+    """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
 
     model_config = _STRICT
     inline: list[str | list[Message]] | None = Field(default=None, min_length=1)
@@ -189,6 +183,7 @@ class Scenario(BaseModel):
     multi_turn: MultiTurn | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
+    slo: SLOLimits | None = None  # per-request limits in ms defining goodput
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
 
@@ -224,17 +219,17 @@ class Scenario(BaseModel):
         return tuple(parse_threshold(t) for t in self.thresholds)
 
     def summary(self) -> str:
-        """One line: models, prompt source and load, for `llm-load validate`."""
+        """One line: models, prompt source and the load mode, for `llm-load validate`."""
         load = self.load
-        shape = f"{len(load.stages)} stages" if load.stages else f"{load.users} users"
         turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
         prompts = f"{self.prompts.kind} prompts" if self.prompts else "no prompts"
+        if self.conversations:
+            prompts += f" ({len(self.conversations)})"
         if self.tools:
             prompts += f", {len(self._tool_cases)} tool cases ({self.tools.share:.0%})"
-        return (
-            f"{len(self.models)} models, {prompts}{turns}, {shape}, "
-            f"run time {load.run_time or (f'{load.stages_s:g}s' if load.stages else 'unbounded')}"
-        )
+        models = f"{len(self.models)} model{'s' if len(self.models) > 1 else ''}"
+        run_time = load.run_time or (f"{load.stages_s:g}s" if load.stages else "unbounded")
+        return f"{models}, {prompts}{turns}, {load.describe()}, run time {run_time}"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -278,44 +273,3 @@ def _as_messages(prompt: str | list[Message]) -> list[dict[str, str]]:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     return [m.model_dump() for m in prompt]
-
-
-class _Line(BaseModel):
-    """One JSONL line: `{"messages": [...]}` or `{"prompt": "..."}` (other keys ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-    messages: list[Message] | None = Field(default=None, min_length=1)
-    prompt: str | None = None
-
-
-def read_prompt_file(scenario_path: Path, file: str) -> list[list[dict[str, str]]]:
-    """The conversations of a JSONL file named relative to the scenario file."""
-    where = f"{scenario_path}: prompts.file"
-    data_path = (scenario_path.parent / file).resolve()
-    try:
-        lines = data_path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ScenarioError(f"{where}: cannot read {data_path}: {error.strerror}") from None
-    out = []
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            out.append(_parse_line(line, f"{where}: {data_path} line {number}"))
-    if not out:
-        raise ScenarioError(f"{where}: {data_path} has no prompts")
-    return out
-
-
-def _parse_line(line: str, where: str) -> list[dict[str, str]]:
-    expected = 'expected {"messages": [{"role": ..., "content": ...}]} or {"prompt": "..."}'
-    try:
-        parsed = _Line.model_validate(json.loads(line))
-    except json.JSONDecodeError as error:
-        raise ScenarioError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise ScenarioError(f"{where}: {expected}: {first['msg']}") from None
-    if parsed.messages is not None:
-        return [m.model_dump() for m in parsed.messages]
-    if parsed.prompt is not None:
-        return [{"role": "user", "content": parsed.prompt}]
-    raise ScenarioError(f"{where}: {expected}")

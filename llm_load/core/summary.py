@@ -1,6 +1,7 @@
 """The run summary (`summary.json`, schema `llm-load/summary/v1`) built from a book.
 
-Scripts and CI read this file: keep its names stable and extend, never rename.
+Scripts and CI read this file: keep its names stable and extend, never rename. With an SLO
+on the book, each `METRICS` object has `goodput` and each time-series point `good`.
 `settings` must already be redacted by the caller (no API key may reach it).
 """
 
@@ -39,8 +40,10 @@ def build_summary(
         "duration_s": round(duration_s, 3),
         "target": target,
         "settings": settings,
-        "totals": book.totals().summary(duration_s),
-        "by_model": {name: m.summary(duration_s) for name, m in sorted(book.by_model.items())},
+        "totals": book.totals().summary(duration_s, book.slo),
+        "by_model": {
+            name: m.summary(duration_s, book.slo) for name, m in sorted(book.by_model.items())
+        },
         "errors": book.error_list(),
         "timeseries": timeseries(book, started_at, duration_s, users or {}, stages or []),
         "stages": stages or [],
@@ -75,6 +78,8 @@ def timeseries(
             point["output_tokens_per_s"] = point["output_tokens"] / covered
         point["users"] = users.get(key)
         point["stage"] = stage_index(stages, end - interval)
+        if book.slo is None:
+            point.pop("good", None)  # requests that met the SLO: only when the run has one
     return {"interval_s": interval, "points": points}
 
 

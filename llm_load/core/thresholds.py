@@ -4,8 +4,10 @@ Grammar: `METRIC[.STAT][@MODEL] OP NUMBER` with OP one of `< <= > >= == !=`. MET
 key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `requests`, ...)
 or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
 followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
-and the tool-call distributions. Without `@MODEL` the check is on the totals over all
-models. A metric with no data (e.g. no TTFT at all, no graded tool call) fails its check.
+and the tool-call distributions; a run with an SLO adds `goodput` with a STAT of `ratio
+requests_per_s output_tokens_per_s good` (e.g. `goodput.ratio >= 0.95`). Without `@MODEL`
+the check is on the totals over all models. A metric with no data (e.g. no TTFT at all, no
+graded tool call, goodput without an SLO) fails its check.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ DISTRIBUTIONS = (
     "task_ms",
 )
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
+GOODPUT_STATS = ("ratio", "requests_per_s", "output_tokens_per_s", "good")
 SCALARS = (
     "requests",
     "failures",
@@ -52,7 +55,7 @@ SCALARS = (
     "tool_accuracy",
 )
 _EXPR = re.compile(
-    r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9]+))?(?:@(?P<model>\S+))?"
+    r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 
@@ -97,14 +100,15 @@ def parse_threshold(text: str) -> Threshold:
             "e.g. 'ttft_ms.p99 < 500' or 'error_rate <= 0.01'"
         )
     metric, stat = match["metric"], match["stat"]
-    if metric in DISTRIBUTIONS:
-        if stat not in STATS:
-            raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(STATS)}")
+    if metric in DISTRIBUTIONS or metric == "goodput":
+        stats = GOODPUT_STATS if metric == "goodput" else STATS
+        if stat not in stats:
+            raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(stats)}")
     elif metric in SCALARS:
         if stat is not None:
             raise ThresholdError(f"threshold {text!r}: {metric} takes no .{stat}")
     else:
-        known = ", ".join((*DISTRIBUTIONS, *SCALARS))
+        known = ", ".join((*DISTRIBUTIONS, "goodput", *SCALARS))
         raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r}; known: {known}")
     return Threshold(text.strip(), metric, stat, match["model"], match["op"], float(match["value"]))
 

@@ -2,11 +2,12 @@
 
 Each finished call lands in the window of its *completion* time: key
 ``floor((started_at + e2e_s) / interval_s)`` on the epoch clock, so windows line up across
-Locust workers without a shared start. A `Window` holds counters, errors by kind and TTFT /
-E2E histograms; windows merge exactly (counters add, histograms add buckets). The master
-`compact`s windows older than a grace period into plain points (percentiles computed), which
-keeps memory bounded on long runs; data arriving late for a compacted window still adds to
-its counters. `points(...)` gives the `timeseries.points` of summary.json.
+Locust workers without a shared start. A `Window` holds counters (`good`: requests that met
+the run's SLO), errors by kind and TTFT / E2E histograms; windows merge exactly (counters
+add, histograms add buckets). The master `compact`s windows older than a grace period into
+plain points (percentiles computed), which keeps memory bounded on long runs; data arriving
+late for a compacted window still adds to its counters. `points(...)` gives the
+`timeseries.points` of summary.json.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class Window:
     errors: dict[str, int] = field(default_factory=dict)
     ttft_ms: LogHistogram = field(default_factory=LogHistogram)
     e2e_ms: LogHistogram = field(default_factory=LogHistogram)
+    good: int = 0  # requests that met the run's SLO
 
-    def add(self, rec: RequestRecord) -> None:
+    def add(self, rec: RequestRecord, good: bool = False) -> None:
         self.output_tokens += rec.output_tokens
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
@@ -47,9 +49,11 @@ class Window:
             self.errors[rec.error_kind] = self.errors.get(rec.error_kind, 0) + 1
         else:
             self.e2e_ms.record(rec.e2e_ms)
+            self.good += good
 
     def merge(self, other: Window) -> None:
         self.add_counts(other.requests, other.failures, other.output_tokens, other.errors)
+        self.good += other.good
         self.ttft_ms.merge(other.ttft_ms)
         self.e2e_ms.merge(other.e2e_ms)
 
@@ -66,6 +70,7 @@ class Window:
         out: dict[str, Any] = {name: getattr(self, name) for name in _COUNTERS}
         out["errors"] = dict(self.errors)
         out.update({name: getattr(self, name).to_dict() for name in _HISTOGRAMS})
+        out["good"] = self.good
         return out
 
     @classmethod
@@ -75,6 +80,7 @@ class Window:
             errors={str(k): int(v) for k, v in data["errors"].items()},
             ttft_ms=LogHistogram.from_dict(data["ttft_ms"]),
             e2e_ms=LogHistogram.from_dict(data["e2e_ms"]),
+            good=int(data.get("good", 0)),
         )
 
     def point(self, interval_s: float) -> dict[str, Any]:
@@ -88,6 +94,7 @@ class Window:
             "ttft_ms": _percentiles(self.ttft_ms),
             "e2e_ms": _percentiles(self.e2e_ms),
             "errors": dict(self.errors),
+            "good": self.good,
         }
 
 
@@ -111,12 +118,12 @@ class TimeSeries:
         """The window number of an epoch time in seconds."""
         return int(epoch_s // self.interval_s)
 
-    def add(self, rec: RequestRecord) -> None:
+    def add(self, rec: RequestRecord, good: bool = False) -> None:
         key = int((rec.started_at + rec.e2e_s) // self.interval_s)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = Window()
-        window.add(rec)
+        window.add(rec, good)
 
     def merge(self, other: TimeSeries) -> None:
         for key, window in other.windows.items():
@@ -168,6 +175,7 @@ def _add_to_point(point: dict[str, Any], window: Window, interval_s: float) -> N
     point["requests"] += window.requests
     point["failures"] += window.failures
     point["output_tokens"] += window.output_tokens
+    point["good"] = point.get("good", 0) + window.good
     point["requests_per_s"] = point["requests"] / interval_s
     point["output_tokens_per_s"] = point["output_tokens"] / interval_s
     for kind, count in window.errors.items():

@@ -148,3 +148,14 @@ def add_arguments(parser: Any) -> None:
         help="Pass/fail check on the run summary, repeatable, e.g. 'ttft_ms.p99 < 500', "
         "'error_rate <= 0.01', 'itl_ms.p95@MODEL < 50'. Exit code 3 when one fails",
     )
+    add(
+        "--slo",
+        env_var="LLM_LOAD_SLO",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        include_in_web_ui=False,
+        help="Per-request SLO limit in ms, repeatable: 'ttft_ms <= 500', 'itl_ms <= 50' (the "
+        "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000'. Adds goodput (requests "
+        "meeting every limit) to the summary; overrides the scenario's slo: per metric",
+    )

@@ -19,6 +19,7 @@ from orjson import OPT_APPEND_NEWLINE, dumps
 
 from llm_load.core.record import RequestRecord
 from llm_load.core.request_log import RowBuffer, request_row
+from llm_load.core.slo import SLO
 
 __all__ = ["CAP", "RequestLog"]
 
@@ -30,16 +31,17 @@ WIRE_KEY = "llm_load_rows"
 class RequestLog:
     """The rows of one process; `path` is set on the process that writes the file."""
 
-    def __init__(self, path: str, worker: str | None) -> None:
+    def __init__(self, path: str, worker: str | None, slo: SLO | None = None) -> None:
         self.path = path
         self.worker = worker
+        self.slo = slo  # rows say whether their call met it (`good`)
         self.buffer = RowBuffer(CAP)
         self.written = 0
         self.dropped = 0
         self._file: IO[bytes] | None = None
 
     def add(self, rec: RequestRecord) -> None:
-        row = request_row(rec)
+        row = request_row(rec, self.slo)
         row["worker"] = self.worker
         self.buffer.append(row)
 

@@ -33,6 +33,7 @@ import requests
 from llm_load.core.metrics import MetricsBook
 from llm_load.core.record import RequestRecord
 from llm_load.core.scenario import Scenario, ScenarioError
+from llm_load.core.slo import SLOError
 from llm_load.core.summary import build_summary, stage_index, write_summary
 from llm_load.core.thresholds import ThresholdError, evaluate
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
@@ -97,6 +98,7 @@ class LLMRun:
             env.parsed_options, env.host or "", self.configured_key, on_error=log_scenario_error
         )
         self.book.reset()
+        self.book.slo = self.settings.slo
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()
         self.stopped_perf = None
@@ -152,9 +154,9 @@ class LLMRun:
         if not path:
             self.request_log = None
         elif isinstance(runner, WorkerRunner):
-            self.request_log = RequestLog(path, worker=runner.client_id)
+            self.request_log = RequestLog(path, worker=runner.client_id, slo=self.settings.slo)
         else:
-            self.request_log = RequestLog(path, worker=None)
+            self.request_log = RequestLog(path, worker=None, slo=self.settings.slo)
             self.request_log.open()
 
     def _tick(self) -> None:
@@ -378,7 +380,7 @@ def attach(environment: Any) -> LLMRun:
         return existing
     try:
         run = LLMRun(environment)
-    except (ThresholdError, ScenarioError) as error:
+    except (ThresholdError, ScenarioError, SLOError) as error:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run

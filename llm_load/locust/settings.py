@@ -4,7 +4,8 @@ Workers receive the master's parsed options just before `test_start`, so resolvi
 (never at import) gives every process the same view. The API key falls back to
 `OPENAI_API_KEY`; `key_source` says where it came from without revealing it. With
 `--scenario PATH`, `resolve_settings` loads the scenario and merges its defaults (host,
-first model, key env var) and thresholds after the `--threshold` ones.
+first model, key env var), thresholds after the `--threshold` ones, and its `slo:` limits
+(a `--slo` limit on the same metric wins).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from llm_load.core.endpoint import api_base, redact
 from llm_load.core.scenario import Scenario, ScenarioError, load_scenario
-from llm_load.core.thresholds import Threshold, parse_threshold
+from llm_load.core.slo import SLO
+from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
 
 __all__ = ["Settings", "resolve_settings"]
 
@@ -44,6 +46,7 @@ class Settings:
     ttft_timeout_s: float = 0.0  # 0: off
     insecure: bool = False  # skip TLS certificate verification
     thresholds: tuple[Threshold, ...] = ()
+    slo: SLO | None = None  # per-request limits defining goodput (--slo, scenario slo:)
     scenario: Scenario | None = None
 
     @property
@@ -85,6 +88,7 @@ class Settings:
             ttft_timeout_s=max(0.0, _number(get("ttft_timeout", None), float) or 0.0),
             insecure=_flag(get("insecure", False)),
             thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
+            slo=SLO.of(*slos) if (slos := get("slo", None) or ()) else None,
         )
 
     def public(self) -> dict[str, Any]:
@@ -102,6 +106,7 @@ class Settings:
             "ttft_timeout_s": self.ttft_timeout_s,
             "insecure": self.insecure,
             "thresholds": [t.text for t in self.thresholds],
+            "slo": self.slo.as_dict() if self.slo else None,
             "scenario": self.scenario.name if self.scenario else None,
         }
 
@@ -118,6 +123,7 @@ class Settings:
             api_key=key,
             key_source=source,
             thresholds=self.thresholds + scenario.parsed_thresholds(),
+            slo=_merge_slo(scenario, self.slo),
             scenario=scenario,
         )
 
@@ -130,19 +136,37 @@ def resolve_settings(
     environ: Mapping[str, str] = os.environ,
 ) -> Settings:
     """`Settings.from_options` plus the `--scenario` file; a scenario error is raised, or
-    passed to `on_error` (the settings are then returned without a scenario)."""
+    passed to `on_error` (the settings are then returned without a scenario). Without
+    `on_error` (at start-up) a goodput threshold with no SLO is a `ThresholdError` too."""
     settings = Settings.from_options(options, host, environ, configured_key)
     path = getattr(options, "scenario", "") or ""
-    if not path:
-        return settings
-    try:
-        scenario = load_scenario(path)
-    except ScenarioError as error:
-        if on_error is None:
-            raise
-        on_error(error)
-        return settings
-    return settings.with_scenario(scenario, environ)
+    if path:
+        try:
+            settings = settings.with_scenario(load_scenario(path), environ)
+        except ScenarioError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+    if on_error is None and settings.slo is None:
+        _no_goodput_checks(settings.thresholds)
+    return settings
+
+
+def _merge_slo(scenario: Scenario, flags: SLO | None) -> SLO | None:
+    """The scenario's `slo:` with the `--slo` limits replacing it metric by metric."""
+    if scenario.slo is None:
+        return flags
+    merged = scenario.slo.to_slo().merged(flags or SLO(()))
+    return merged if merged.limits else None
+
+
+def _no_goodput_checks(thresholds: tuple[Threshold, ...]) -> None:
+    for threshold in thresholds:
+        if threshold.metric == "goodput":
+            raise ThresholdError(
+                f"threshold {threshold.text!r}: goodput needs an SLO, e.g. "
+                "--slo 'ttft_ms <= 500' or 'slo: {ttft_ms: 500}' in the scenario"
+            )
 
 
 def _number(value: Any, kind: type[int] | type[float]) -> Any:

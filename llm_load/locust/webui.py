@@ -50,6 +50,7 @@ TABLE = [
     {"key": "usage_estimated_pct", "title": "Usage estimated %"},
     {"key": "error_pct", "title": "Error %"},
     {"key": "tool_accuracy_pct", "title": "Tool calls correct %"},
+    {"key": "goodput_pct", "title": "Goodput % (met SLO)"},
 ]
 ERRORS_TABLE = [
     {"key": "kind", "title": "Error kind (whole run)"},
@@ -161,6 +162,8 @@ def model_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     row["error_pct"] = round(100 * metrics["error_rate"], 2)
     tools = metrics.get("tool_calls")
     row["tool_accuracy_pct"] = round(100 * tools["accuracy"], 1) if tools else "-"
+    ratio = (metrics.get("goodput") or {}).get("ratio")
+    row["goodput_pct"] = "-" if ratio is None else round(100 * ratio, 1)
     return row
 
 

@@ -1,7 +1,8 @@
 """The end-of-run LLM table for the terminal, rendered with rich from a summary dict.
 
 Readable in 100 columns; plain text (no colour codes) when stdout is not a terminal, as
-in CI logs. Latencies in ms, rates per second.
+in CI logs. Latencies in ms, rates per second. With an SLO, a goodput line follows the
+table.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from llm_load.core.slo import describe_slo
+
 __all__ = ["print_summary", "print_thresholds", "print_tool_calls", "summary_table"]
 
 PERCENTILES = ("p50", "p90", "p99")
+WIDTH = 100
 
 
 def _ms(value: float | None) -> str:
@@ -56,9 +60,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the table, token accounting and errors with the server's own messages."""
-    console = console or Console(width=100, highlight=False)
+    console = console or Console(width=WIDTH, highlight=False)
     console.print(summary_table(summary))
     totals = summary["totals"]
+    for line in _goodput_lines(summary):
+        console.print(line, markup=False)
     console.print(
         f"tokens: {totals['input_tokens']:,} in, {totals['output_tokens']:,} out; usage reported "
         f"for {totals['usage_reported']:,} requests, estimated for {totals['usage_estimated']:,}"
@@ -74,6 +80,29 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print(f"error {error['kind']} x{error['count']}: {error['example']}", markup=False)
     if summary["thresholds"]:
         print_thresholds(summary, console)
+
+
+def _goodput_lines(summary: dict[str, Any]) -> list[str]:
+    """The goodput of the run (and of each model when there are several); [] without SLO."""
+    goodput = summary["totals"].get("goodput")
+    if not goodput:
+        return []
+    head = f"goodput: {_share(goodput)} of requests met"
+    slo = describe_slo(goodput["slo"], "<=")
+    rates = f"{goodput['requests_per_s']:,.2f} req/s, {goodput['output_tokens_per_s']:,.1f} tok/s"
+    lines = [f"{head} {slo}; {rates}"]
+    if len(lines[0]) > WIDTH:  # many limits: the SLO on a line of its own
+        lines = [f"{head} the SLO; {rates}", f"  SLO: {slo}"]
+    models = summary["by_model"]
+    if len(models) > 1:
+        parts = [f"{name} {_share(m['goodput'])}" for name, m in models.items() if "goodput" in m]
+        lines.append("goodput by model: " + ", ".join(parts))
+    return lines
+
+
+def _share(goodput: dict[str, Any]) -> str:
+    ratio = goodput.get("ratio")
+    return "-" if ratio is None else f"{ratio:.1%}"
 
 
 def print_tool_calls(summary: dict[str, Any], console: Console) -> None:

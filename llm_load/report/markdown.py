@@ -1,16 +1,18 @@
 """The run summary as GitHub-flavoured Markdown: `render_markdown(summary) -> str`.
 
 Short enough for a PR comment or `$GITHUB_STEP_SUMMARY`: a one-line header (target,
-duration, threshold verdict), the per-model table (the `(all)` row when several models),
-then errors with the server's messages, tool-call accuracy and thresholds when there are
-any. Latencies in ms. Cell texts are escaped for tables (`|`, newlines, backticks kept
-literal), so a server's error message cannot break the layout.
+duration, threshold verdict), the per-model table (the `(all)` row when several models;
+goodput columns and the SLO when the run had one), then errors with the server's messages,
+tool-call accuracy and thresholds when there are any. Latencies in ms. Cell texts are
+escaped for tables (`|`, newlines, backticks kept literal), so a server's error message
+cannot break the layout.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from llm_load.core.slo import describe_slo
 from llm_load.report.charts import saturation_note
 from llm_load.report.rows import display_row, fmt_int, fmt_pct, has_tools, model_rows, tool_calls
 
@@ -56,7 +58,11 @@ def _models(summary: dict[str, Any]) -> str:
     for name, metrics in model_rows(summary, always_total=False):
         headers[1:], cells = display_row(metrics, tools=tools)
         rows.append([name, *cells])
-    return md_table(headers, rows) + "\n\nLatencies in ms."
+    note = "Latencies in ms."
+    goodput = (summary.get("totals") or {}).get("goodput")
+    if isinstance(goodput, dict):
+        note += f" Goodput: the requests that met {describe_slo(goodput.get('slo') or {})}."
+    return md_table(headers, rows) + "\n\n" + note
 
 
 def _errors(summary: dict[str, Any]) -> str:

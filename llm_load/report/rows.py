@@ -4,7 +4,8 @@
 (the CSV columns, documented in `docs/reports.md`); `model_rows` lists the models of a
 summary plus the `(all)` totals row. Every field is read leniently: a value missing from an
 older summary.json is `None` (an empty cell), never an error. Latencies in ms, rates per
-second, shares as fractions 0..1. The `fmt_*` helpers give the texts tables display.
+second, shares as fractions 0..1 (`goodput_ratio`: requests that met the run's SLO). The
+`fmt_*` helpers give the texts tables display.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ COLUMNS = (
     "tool_calls_expected",
     "tool_calls_correct",
     "tool_accuracy",
+    "goodput_ratio",
+    "goodput_requests_per_s",
 )
 _STATS = {
     "ttft_p50_ms": ("ttft_ms", "p50"),
@@ -102,6 +105,8 @@ def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
     row["tool_calls_expected"] = _number(tools.get("expected"))
     row["tool_calls_correct"] = _number(tools.get("correct"))
     row["tool_accuracy"] = _number(tools.get("accuracy"))
+    row["goodput_ratio"] = stat(metrics, "goodput", "ratio")
+    row["goodput_requests_per_s"] = stat(metrics, "goodput", "requests_per_s")
     return row
 
 
@@ -160,6 +165,11 @@ DISPLAY: tuple[tuple[str, str, Formatter], ...] = (
     ("usage_estimated_share", "Usage estimated %", fmt_pct),
 )
 TOOL_COLUMN = ("tool_accuracy", "Tool accuracy %", fmt_pct)
+# Appended by `display_row` when the run had an SLO (every METRICS object has `goodput`).
+GOODPUT_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
+    ("goodput_ratio", "Goodput %", fmt_pct),
+    ("goodput_requests_per_s", "Goodput req/s", lambda v: fmt_num(v, 2)),
+)
 
 
 def display_row(
@@ -168,4 +178,6 @@ def display_row(
     """Headers and display texts of one model's headline (latencies in ms)."""
     row = headline(metrics)
     columns = (*DISPLAY, TOOL_COLUMN) if tools else DISPLAY
+    if isinstance(metrics.get("goodput"), dict):
+        columns = (*columns, *GOODPUT_COLUMNS)
     return [header for _, header, _ in columns], [fmt(row[key]) for key, _, fmt in columns]
