@@ -7,7 +7,9 @@ seconds, each pinned to CPU 1 with ``taskset``:
 * ``handwritten``: ``benchmarks/locustfiles/handwritten.py``, a plain ``FastHttpUser`` reading
   SSE with ``readline()`` per line and ``json.loads`` per event (the baseline);
 * ``llm-load``: ``locustfiles/chat.py`` (our ``LLMUser``) with ``--llm-json``;
-* ``llm-load-greenlet`` (opt-in): the same with ``--stream-reader greenlet``.
+* ``llm-load-greenlet`` (opt-in): the same with ``--stream-reader greenlet``;
+* ``llm-load-readtime`` (opt-in): the reactor stamping arrivals when it reads them, not with
+  the kernel's receive time (``LLM_LOAD_KERNEL_STAMPS=0``).
 
 The mock's ground truth is reset before each client. Per client it reports: client CPU
 (utime+stime of the Locust process and its reaped children, ``getrusage(RUSAGE_CHILDREN)``
@@ -267,6 +269,11 @@ def llm_load_greenlet_args(cfg: Config, tmp: Path) -> tuple[list[str], dict[str,
     return [*args, "--stream-reader", "greenlet"], env
 
 
+def llm_load_readtime_args(cfg: Config, tmp: Path) -> tuple[list[str], dict[str, str]]:
+    args, _ = llm_load_args(cfg, tmp)
+    return args, {"LLM_LOAD_KERNEL_STAMPS": "0"}
+
+
 def llm_load_report(cfg: Config, tmp: Path) -> ClientReport:
     path = tmp / "llm.json"
     if not path.exists():
@@ -286,6 +293,7 @@ CLIENTS: dict[str, ClientSpec] = {
     "handwritten": (handwritten_args, handwritten_report),
     "llm-load": (llm_load_args, llm_load_report),
     "llm-load-greenlet": (llm_load_greenlet_args, llm_load_report),
+    "llm-load-readtime": (llm_load_readtime_args, llm_load_report),
 }
 DEFAULT_CLIENTS = "handwritten,llm-load"
 

@@ -50,6 +50,19 @@ def test_requests_follow_the_rate_not_the_users(tmp_path, summary_path):
     assert s["totals"]["ttft_ms"]["p50"] == pytest.approx(20, abs=5)
 
 
+def test_a_constant_rate_is_held_within_five_percent(tmp_path, summary_path):
+    path = scenario(tmp_path, users=16, spawn_rate=16, rate=40, run_time="4s", arrival="constant")
+    with spawn_mock(*MOCK) as mock:
+        proc = run(path, mock.base_url, summary_path)
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    a = s["arrivals"]
+    assert a["sent"] == len(truth) and a["dropped"] == 0
+    assert a["sent"] / s["duration_s"] == pytest.approx(40, rel=0.05), a
+    assert a["schedule_lag_ms"]["p99"] < 50
+
+
 def test_an_overloaded_generator_shows_lag_and_drops(tmp_path, summary_path):
     path = scenario(
         tmp_path, users=2, spawn_rate=2, rate=100, run_time="4s", arrival="constant", max_lag_s=1

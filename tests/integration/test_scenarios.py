@@ -123,7 +123,9 @@ def test_smoke_scenario_passes_against_the_mock(summary_path):
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
-    assert s["passed"] and len(s["thresholds"]) == 4 and s["settings"]["scenario"] == "smoke"
+    assert s["passed"] and len(s["thresholds"]) == 5 and s["settings"]["scenario"] == "smoke"
+    goodput = s["totals"]["goodput"]
+    assert goodput["slo"] == {"ttft_ms": 500, "tpot_ms": 50} and goodput["ratio"] == 1.0
     assert 9 < s["duration_s"] < 13
 
 

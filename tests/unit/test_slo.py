@@ -216,6 +216,7 @@ def goodput_summary() -> dict:
     [
         ("goodput.ratio >= 0.5", 0.5, True),
         ("goodput.ratio >= 0.95", 0.5, False),
+        ("goodput >= 0.95", 0.5, False),  # bare goodput is the ratio
         ("goodput.requests_per_s > 0.5", 1.0, True),
         ("goodput.output_tokens_per_s >= 15", 15.0, True),
         ("goodput.good@b == 1", 1.0, True),
