@@ -5,9 +5,9 @@ key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `request
 or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
 followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
 and the tool-call distributions; a run with an SLO adds `goodput` with a STAT of `ratio
-requests_per_s output_tokens_per_s good` (e.g. `goodput >= 0.95`, the same as `goodput.ratio >= 0.95`). Without `@MODEL`
-the check is on the totals over all models. A metric with no data (e.g. no TTFT at all, no
-graded tool call, goodput without an SLO) fails its check.
+requests_per_s output_tokens_per_s good` (bare `goodput` is the ratio: `goodput >= 0.95`).
+Without `@MODEL` the check is on the totals over all models. A metric with no data (e.g. no
+TTFT at all, no graded tool call, goodput without an SLO) fails its check.
 """
 
 from __future__ import annotations
