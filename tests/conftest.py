@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,14 @@ def short_run(
     n = str(users)
     common = ("-u", n, "-r", n, "-t", run_time, "-H", host, "--llm-json", str(summary_path))
     return run_locust(*common, *extra, env=env)
+
+
+def wait_for_traffic(mock, limit_s: float = 30.0) -> None:
+    """Until the mock has answered a request (start-up takes seconds on a loaded machine)."""
+    deadline = time.monotonic() + limit_s
+    while not mock.stats()["total"]:
+        assert time.monotonic() < deadline, "no request reached the mock"
+        time.sleep(0.2)
 
 
 def nearest_rank(values: list[float], q: float) -> float:

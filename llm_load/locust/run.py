@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import requests
 
 from llm_load.core.metrics import MetricsBook
@@ -54,6 +55,7 @@ WATCH_INTERVAL_S = 1.0
 FINAL_REPORT_WAIT_S = 0.5
 FINAL_REPORT_TIMEOUT_S = 10.0  # beyond --stop-timeout, for workers to stop and report
 COMPACT_AFTER_S = 30.0  # a window this old has every worker's report: keep only its point
+QUIT_WAIT_S = 60.0  # a second, concurrent shutdown waits this long for the first
 
 
 class LLMRun:
@@ -76,6 +78,7 @@ class LLMRun:
         self.reactor: StreamReactor | None = None
         self.workers_lost: set[str] = set()
         self.final_reports: set[str] = set()  # workers whose final report arrived
+        self.workers_seen: set[str] = set()  # workers that ever connected to this master
         self._lost_watch: gevent.Greenlet | None = None
         self.users: dict[int, int] = {}  # time-series window key -> users running
         self.stages: list[dict[str, Any]] = []
@@ -84,6 +87,7 @@ class LLMRun:
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
         self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
+        self._quit_done: gevent.event.Event | None = None  # set once on_quitting is done
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point)."""
@@ -210,8 +214,25 @@ class LLMRun:
         self.finish(show=not isinstance(runner, MasterRunner))
 
     def on_quitting(self, **_: Any) -> None:
+        # Locust may run its shutdown twice at once (SIGTERM on a master whose last worker
+        # quits meanwhile): the second call waits for the first, then lets Locust exit.
+        if self._quit_done is not None:
+            self._quit_done.wait(QUIT_WAIT_S)
+            return
+        self._quit_done = gevent.event.Event()
+        try:
+            self._on_quitting()
+        finally:
+            self._quit_done.set()
+
+    def _on_quitting(self) -> None:
         runner = self.environment.runner
-        if runner is None or isinstance(runner, WorkerRunner):
+        if isinstance(runner, WorkerRunner):
+            # Fired before Locust's own listener tells the master "quit": stop first, so
+            # the final report (sent at test_stop) reaches the master before the goodbye.
+            runner.stop()
+            return
+        if runner is None:
             return
         if runner.state in (STATE_RUNNING, STATE_SPAWNING):
             # Ctrl-C or SIGTERM: Locust quits without stopping the test first. Stop it
@@ -270,6 +291,11 @@ class LLMRun:
             self.request_log.ship(data)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner) and not (
+            client_id in self.workers_seen or client_id in runner.clients
+        ):
+            return  # an orphan of a killed master still reporting (docs/failures.md)
         if REPORT_KEY in data:
             self.book.merge(MetricsBook.from_dict(data[REPORT_KEY]))
         if self.request_log is not None:
@@ -394,6 +420,7 @@ def attach(environment: Any) -> LLMRun:
     events.spawning_complete.add_listener(lambda **_: gc.freeze())
     events.report_to_master.add_listener(run.on_report_to_master)
     events.worker_report.add_listener(run.on_worker_report)
+    events.worker_connect.add_listener(lambda client_id, **_: run.workers_seen.add(client_id))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SHARE_MESSAGE, run.on_arrival_share)
         environment.runner.register_message(STOP_USERS, lambda *_, **__: environment.runner.stop())

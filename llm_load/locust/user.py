@@ -178,7 +178,9 @@ class LLMUser(FastHttpUser):
         try:
             resp, retries = self._send(name, dumps(body))
             failure = self._read(resp, chat, t0, s.stream)
-        except GreenletExit:  # the test is stopping: count it apart, never as a failure
+        except (GreenletExit, KeyboardInterrupt):
+            # The test is stopping (a Ctrl-C lands in whichever greenlet runs): count the
+            # request apart, never as a failure, and let the stop go on.
             self._record(chat, model, started_at, t0, messages, None, retries, cancelled=True)
             raise
         except Exception as error:  # any transport fault becomes a precise failure kind

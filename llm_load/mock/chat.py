@@ -1,12 +1,12 @@
-"""Chat completions: request validation and the timed replies (streamed and non-streamed).
+"""Chat completions: request validation, then a timed reply (:mod:`llm_load.mock.replies`).
 
-A streamed reply keeps exactly one pending ``loop.call_at`` timer, re-armed for absolute times
-``t_first + i * itl`` (no drift); every token is one precomputed HTTP chunk and one write.
+A valid request is recorded in the truth, may get an injected fault
+(:mod:`llm_load.mock.faults`), and is then answered by a streamed or a non-streamed reply,
+at once or, with ``--parallel``, once it has a generation slot.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -17,7 +17,9 @@ import orjson
 
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
+from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
+from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
 from llm_load.mock.truth import TruthRecord, TruthStore
@@ -26,115 +28,6 @@ if TYPE_CHECKING:
     from llm_load.mock.server import MockProtocol, Request
 
 _perf = time.perf_counter
-
-
-class Stream:
-    """A streamed reply: one pending ``call_at`` timer, re-armed at absolute times."""
-
-    __slots__ = (
-        "call_at",
-        "conn",
-        "due",
-        "frames",
-        "handle",
-        "i",
-        "itl",
-        "jit",
-        "n",
-        "on_done",
-        "record",
-    )
-
-    def __init__(
-        self,
-        conn: MockProtocol,
-        record: TruthRecord,
-        frames: payload.StreamFrames,
-        itl: float,
-        jit: Callable[[], float] | None,
-    ) -> None:
-        self.conn, self.record, self.frames, self.itl, self.jit = conn, record, frames, itl, jit
-        self.n = frames.n
-        self.call_at = asyncio.get_running_loop().call_at
-        self.i, self.due = 0, 0.0
-        self.handle: asyncio.TimerHandle | None = None
-        self.on_done: Callable[[], None] | None = None  # frees a --parallel slot
-
-    def start(self, ttft: float) -> None:
-        """Write headers and the role chunk now; schedule the first token after ``ttft`` s."""
-        now = self.record.end_at = _perf()
-        self.due = asyncio.get_running_loop().time() + ttft - (now - self.record.received_at)
-        self.conn.write(self.frames.headers(not self.conn.keep_alive))
-        self.handle = self.call_at(self.due, self.tick)
-
-    def tick(self) -> None:
-        """Write token ``i`` as its own HTTP chunk and re-arm for the next one."""
-        i = self.i
-        tokens = self.frames.tokens
-        now = _perf()
-        self.conn.write(tokens[i % len(tokens)])
-        record = self.record
-        record.offsets.append(now)
-        i += 1
-        self.i = record.tokens = i
-        if i < self.n:
-            self.due += self.itl if self.jit is None else self.itl * self.jit()
-            self.handle = self.call_at(self.due, self.tick)
-            return
-        self.handle = None
-        record.end_at, record.completed = _perf(), True
-        self.conn.finish(self.frames.tail)
-        _done(self)
-
-    def abort(self) -> None:
-        """Client went away: stop the schedule; the record stays ``completed: false``."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-            _done(self)
-        if self.record.offsets:
-            self.record.end_at = self.record.offsets[-1]
-
-
-def _done(reply: Stream | Delayed) -> None:
-    """Call the reply's `on_done` once."""
-    done, reply.on_done = reply.on_done, None
-    if done is not None:
-        done()
-
-
-class Delayed:
-    """A non-streaming reply written once, after TTFT + (N-1) * ITL."""
-
-    __slots__ = ("body", "conn", "handle", "n", "on_done", "record")
-
-    def __init__(self, conn: MockProtocol, record: TruthRecord, body: bytes, n: int) -> None:
-        self.conn, self.record, self.body, self.n = conn, record, body, n
-        self.handle: asyncio.TimerHandle | None = None
-        self.on_done: Callable[[], None] | None = None  # frees a --parallel slot
-
-    def start(self, delay: float) -> None:
-        """Schedule the single write ``delay`` seconds after the request was received."""
-        loop = asyncio.get_running_loop()
-        delay -= _perf() - self.record.received_at
-        self.handle = loop.call_at(loop.time() + delay, self.fire)
-
-    def fire(self) -> None:
-        """Write the whole response."""
-        self.handle = None
-        record = self.record
-        now = _perf()
-        record.offsets.append(now)
-        record.end_at, record.tokens, record.completed = now, self.n, True
-        self.conn.finish(self.body)
-        _done(self)
-
-    def abort(self) -> None:
-        """Client went away before the reply was due."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-            _done(self)
 
 
 class ChatJob:
@@ -241,6 +134,7 @@ class ChatCompletions:
         self._jit = self._jitter if config.jitter > 0 else None
         self._backend = payload.backend_object(config.backend) if config.backend else None
         self.slots = Slots(config.parallel)
+        self.faults = Faults.from_config(config, truth)
 
     def _jitter(self) -> float:
         j = self.config.jitter
@@ -255,10 +149,13 @@ class ChatCompletions:
             conn.send_error(err)
             return
         record.status = 200
-        if job.stream:
-            self._stream(conn, record, job)
+        fault = None if self.faults is None else self.faults.pick(job.n)
+        if fault is not None and fault.status:
+            self._faults().reject(conn, record, fault)
+        elif job.stream:
+            self._stream(conn, record, job, fault)
         else:
-            self._delayed(conn, record, job)
+            self._delayed(conn, record, job, fault)
 
     def _parse(self, req: Request, record: TruthRecord) -> ChatJob:
         self.check_auth(req)
@@ -285,16 +182,23 @@ class ChatCompletions:
             job.include_usage = False
         return job
 
+    def _faults(self) -> Faults:
+        assert self.faults is not None, "a fault was picked, so faults are configured"
+        return self.faults
+
     def _factor(self) -> float:
         return 1.0 if self._jit is None else self._jit()
 
-    def _stream(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
+    def _stream(
+        self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
+    ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
         frames = payload.StreamFrames(
             record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
             self._backend,
         )  # fmt: skip
-        stream = Stream(conn, record, frames, job.model.itl_ms / 1e3, self._jit)
+        args = (conn, record, frames, job.model.itl_ms / 1e3, self._jit)
+        stream = Stream(*args) if fault is None else self._faults().stream(fault, *args)
         conn.reply = stream
         ttft = job.model.ttft_ms / 1e3 * self._factor()
         self._start(conn, stream, record, lambda waited: stream.start(ttft + waited))
@@ -316,7 +220,9 @@ class ChatCompletions:
             conn.reply = waiting
             waiting.start = partial(_dequeued, conn, reply, record, start)
 
-    def _delayed(self, conn: MockProtocol, record: TruthRecord, job: ChatJob) -> None:
+    def _delayed(
+        self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
+    ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
         message = None
         if job.tool_calls is not None:
@@ -326,8 +232,9 @@ class ChatCompletions:
             self._backend,
         )  # fmt: skip
         head = payload.backend_header(self._backend)
-        reply = Delayed(
-            conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head), job.n
+        args = (conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head))
+        reply = (
+            Delayed(*args, job.n) if fault is None else self._faults().delayed(fault, *args, job.n)
         )
         conn.reply = reply
         itl = job.model.itl_ms / 1e3

@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--jitter", type=_non_negative, default=0.0,
         help="relative jitter j: TTFT and each ITL are scaled by uniform(1-j, 1+j)",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="jitter random seed (default: 0)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of the jitter and faults (default: 0)"
+    )
     p.add_argument(
         "--api-key", default=os.environ.get(API_KEY_ENV) or None,
         help=f"require 'Authorization: Bearer KEY' on /v1/* (env {API_KEY_ENV})",
@@ -87,8 +89,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tools", action="store_true",
         help="answer requests with 'tools' with vLLM's 400 (no --enable-auto-tool-choice)",
     )  # fmt: skip
+    _fault_arguments(g)
     _tool_arguments(p)
     return p
+
+
+def _fault_arguments(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--error-rate", type=float, default=0.0, metavar="R",
+        help="answer a share R (0..1) of valid chat requests at once with --error-status",
+    )  # fmt: skip
+    g.add_argument(
+        "--error-status", type=int, default=503, metavar="CODE",
+        help="HTTP status of --error-rate answers, OpenAI-style error body; 429 adds "
+        "'Retry-After: 1' (default: 503)",
+    )  # fmt: skip
+    g.add_argument(
+        "--drop-rate", type=float, default=0.0, metavar="R",
+        help="close the connection of a share R of replies after a random number of tokens",
+    )  # fmt: skip
+    g.add_argument(
+        "--stall-rate", type=float, default=0.0, metavar="R",
+        help="stop a share R of replies for --stall-s seconds after a random number of "
+        "tokens, then go on (the client's --request-timeout decides)",
+    )  # fmt: skip
+    g.add_argument(
+        "--stall-s", type=_non_negative, default=10.0, metavar="S",
+        help="length of a stall in seconds (default: 10)",
+    )  # fmt: skip
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -145,6 +173,11 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         tool_error_kinds=args.tool_error_kinds,
         tool_stream=args.tool_stream,
         parallel=args.parallel,
+        error_rate=args.error_rate,
+        error_status=args.error_status,
+        drop_rate=args.drop_rate,
+        stall_rate=args.stall_rate,
+        stall_s=args.stall_s,
     )
 
 

@@ -81,6 +81,11 @@ class MockConfig:
     tool_error_kinds: tuple[str, ...] = DEFAULT_TOOL_ERROR_KINDS
     tool_stream: str = "vllm"  # how streamed tool calls are split: vllm or llamacpp
     parallel: int = 0  # at most this many replies generate at once (0: unlimited)
+    error_rate: float = 0.0  # share of valid chat requests answered with error_status
+    error_status: int = 503
+    drop_rate: float = 0.0  # share whose connection closes mid-reply
+    stall_rate: float = 0.0  # share that stop for stall_s seconds mid-reply
+    stall_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -101,6 +106,19 @@ class MockConfig:
         if self.parallel < 0:
             raise ValueError("parallel must be >= 0")
         self._check_tools()
+        self._check_faults()
+
+    def _check_faults(self) -> None:
+        rates = {"error": self.error_rate, "drop": self.drop_rate, "stall": self.stall_rate}
+        for name, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} rate must be within [0, 1], got {rate:g}")
+        if sum(rates.values()) > 1.0 + 1e-9:
+            raise ValueError("error, drop and stall rates must add up to at most 1")
+        if not 400 <= self.error_status <= 599:
+            raise ValueError(f"error status must be a 4xx or 5xx code, got {self.error_status}")
+        if self.stall_s < 0:
+            raise ValueError("stall seconds must be >= 0")
 
     def _check_tools(self) -> None:
         if not 0.0 <= self.tool_error_rate <= 1.0:

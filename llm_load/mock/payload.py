@@ -7,6 +7,7 @@ starts, so serving one streamed token is a single ``transport.write`` of ready-m
 from __future__ import annotations
 
 from functools import lru_cache
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -29,8 +30,12 @@ REASONS = {
     405: "Method Not Allowed",
     411: "Length Required",
     413: "Content Too Large",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
 _ROLE = b'{"role":"assistant","content":""}' + _TAIL
@@ -181,7 +186,7 @@ def response(
     status: int, body: bytes, *, close: bool, ctype: bytes = b"application/json", extra: bytes = b""
 ) -> bytes:
     """A complete ``Content-Length`` response (``extra``: raw header lines, CRLF-terminated)."""
-    reason = REASONS.get(status, "Unknown").encode()
+    reason = reason_phrase(status).encode()
     return b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n%s" % (
         status,
         reason,
@@ -191,6 +196,16 @@ def response(
         _CLOSE if close else b"",
         body,
     )
+
+
+def reason_phrase(status: int) -> str:
+    """The HTTP reason phrase of ``status`` (``Unknown`` for an unregistered one)."""
+    if status in REASONS:
+        return REASONS[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def json_response(status: int, doc: Any, *, close: bool, extra: bytes = b"") -> bytes:

@@ -22,9 +22,10 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from llm_load.mock import payload
-from llm_load.mock.chat import ChatCompletions, Delayed, Stream
+from llm_load.mock.chat import ChatCompletions
 from llm_load.mock.config import MockConfig
 from llm_load.mock.payload import HttpError
+from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
 from llm_load.mock.truth import TruthStore
 
@@ -162,6 +163,12 @@ class MockProtocol(asyncio.Protocol):
         self._busy = False
         if self._buf and not self._draining:
             self._drain()
+
+    def drop(self) -> None:
+        """Close the connection after what was written, mid-response (an injected fault)."""
+        self.reply = None
+        if self.transport is not None:
+            self.transport.close()
 
     def send_error(self, err: HttpError, extra: bytes = b"") -> None:
         """Send an OpenAI-style error response."""

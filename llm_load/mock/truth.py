@@ -4,7 +4,9 @@ All timestamps are server-side ``time.perf_counter()`` seconds taken immediately
 corresponding ``transport.write``; reported durations are milliseconds relative to
 ``received_at`` (the moment the request body was complete). Tool traffic adds counters: answers
 to known tool cases by injected kind (``"correct"`` included), requests with tools that matched
-no case, and ``tool`` messages received (and those answering no call id the mock issued).
+no case, and ``tool`` messages received (and those answering no call id the mock issued). Each
+record's ``fault`` is the injected fault the mock carried out (``http_<status>``, ``dropped``,
+``stalled``, or None), and ``faults`` counts them by kind since the last reset, beyond the cap.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class TruthRecord:
     __slots__ = (
         "completed",
         "end_at",
+        "fault",
         "id",
         "messages",
         "model",
@@ -45,6 +48,7 @@ class TruthRecord:
         self.offsets = array("d")  # perf_counter() of each content-token write
         self.end_at: float | None = None  # perf_counter() of the last write
         self.completed = False
+        self.fault: str | None = None  # injected fault carried out: http_<status>, dropped, stalled
         self.tool_answer = ""  # injected tool-answer kind ("correct" included) of a known case
         self.tool_case = ""  # id of that case
 
@@ -67,6 +71,7 @@ class TruthRecord:
             "messages": self.messages,
             "prompt_chars": self.prompt_chars,
             "completed": self.completed,
+            "fault": self.fault,
         }
         if self.tool_answer:
             out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
@@ -82,6 +87,7 @@ class TruthStore:
         self._records: deque[TruthRecord] = deque(maxlen=max_records)
         self._next_id = 1
         self.total = 0  # requests since the last reset, including records the cap dropped
+        self.faults: dict[str, int] = {}  # injected faults carried out, by kind
         self._clear_tools()
 
     def _clear_tools(self) -> None:
@@ -93,6 +99,10 @@ class TruthStore:
     def count_tool_answer(self, kind: str) -> None:
         """One answer to a known tool case, ``kind`` being ``"correct"`` or the injected one."""
         self.tool_answers[kind] = self.tool_answers.get(kind, 0) + 1
+
+    def count_fault(self, kind: str) -> None:
+        """One injected fault carried out (``http_<status>``, ``dropped`` or ``stalled``)."""
+        self.faults[kind] = self.faults.get(kind, 0) + 1
 
     def new(self, received_at: float) -> TruthRecord:
         """Create, store and return a record with the next request id."""
@@ -107,6 +117,7 @@ class TruthStore:
         count = len(self._records)
         self._records.clear()
         self.total = 0
+        self.faults = {}
         self._clear_tools()
         return count
 
@@ -119,6 +130,7 @@ class TruthStore:
         return {
             "count": len(records),
             "total": self.total,
+            "faults": dict(self.faults),
             "tool_answers": dict(self.tool_answers),
             "tool_unmatched": self.tool_unmatched,
             "tool_results_received": self.tool_results_received,

@@ -10,7 +10,14 @@ import time
 import pytest
 
 from llm_load.mock.process import spawn_mock
-from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank, short_run
+from tests.conftest import (
+    CHAT_LOCUSTFILE,
+    clean_env,
+    load,
+    nearest_rank,
+    short_run,
+    wait_for_traffic,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -107,7 +114,8 @@ def test_a_signal_still_writes_the_summary_marked_interrupted(summary_path, tmp_
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
         )
-        time.sleep(5)
+        wait_for_traffic(mock)
+        time.sleep(4)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
         truth = mock.stats()["requests"]
@@ -116,7 +124,8 @@ def test_a_signal_still_writes_the_summary_marked_interrupted(summary_path, tmp_
     # Each user is mid-stream unless the signal caught it between two requests.
     assert t["requests"] >= 4 and 1 <= t["cancelled"] <= 4 and t["failures"] == 0, (out, err)
     assert s["interrupted"] is True and 3 < s["duration_s"] < 10
-    assert len(rows.read_text().splitlines()) == len(truth) == t["requests"] + t["cancelled"]
+    counts = (len(rows.read_text().splitlines()), len(truth), t["requests"] + t["cancelled"])
+    assert counts[0] == counts[1] == counts[2], (counts, err[-2000:])
     assert proc.returncode == 3, err[-2000:]  # the thresholds still decide the exit code
     assert out.count("LLM summary") == 1
 

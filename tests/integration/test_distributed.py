@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llm_load.mock.process import spawn_mock
-from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank
+from tests.conftest import CHAT_LOCUSTFILE, clean_env, load, nearest_rank, wait_for_traffic
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -103,7 +103,8 @@ def test_a_killed_worker_is_reported_and_the_run_still_ends(summary_path):
     with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "16") as mock:
         master, workers = cluster(mock.base_url, summary_path, workers=2, users=8, run_time="10s")
         try:
-            time.sleep(4)
+            wait_for_traffic(mock)
+            time.sleep(2)
             workers[0].send_signal(signal.SIGKILL)  # no goodbye, no final report
             out, err = master.communicate(timeout=60)
         finally:
@@ -124,7 +125,8 @@ def test_sigterm_on_a_worker_then_on_the_master_loses_nothing(summary_path, tmp_
             mock.base_url, summary_path, 2, 8, "60s", "--llm-requests", str(rows)
         )
         try:
-            time.sleep(4)
+            wait_for_traffic(mock)  # both workers are in: the master starts with 2
+            time.sleep(1)
             workers[0].send_signal(signal.SIGTERM)  # says goodbye with a final report
             workers[0].wait(timeout=20)
             time.sleep(2)
