@@ -20,8 +20,9 @@ completed requests (nearest rank) and their difference (TTFT error), the mock's 
 truth ITL mean (if the mock is late, the server and not the client is the limit), the
 client's peak RSS (sum of ``VmHWM`` over its process tree) and how busy each CPU was. All N
 users start within one second and each first request also opens a connection, so that first
-wave can set the p99; for ``handwritten`` (which keeps every TTFT in order) the p99 without
-each user's first request is shown too, against the truth without the first N arrivals.
+wave can set the p99; so the p99 without the first N requests (``handwritten`` keeps every
+TTFT in order; llm-load's come from its ``--llm-requests`` rows) is shown too, against the
+truth without the first N arrivals.
 
     python benchmarks/client_overhead.py                         # 256 users, 20 s, both clients
     python benchmarks/client_overhead.py --users 128 --json /tmp/co128.json
@@ -86,7 +87,8 @@ class ClientReport:
     cancelled: int
     ttft_p50: float | None
     ttft_p99: float | None
-    steady_p99: float | None = None  # without each user's first request (handwritten only)
+    steady_p99: float | None = None  # without each user's first request
+    sent_epoch_s: list[float] | None = None  # when each request started (llm-load rows)
 
 
 @dataclass
@@ -127,6 +129,8 @@ class Result:
     steady_ttft_p99: float | None
     truth_steady_ttft_p99: float | None
     steady_ttft_err_p99: float | None
+    delivery_p50: float | None
+    delivery_p99: float | None
     truth_requests: int
     truth_tokens: int
     truth_itl_ms_mean: float | None
@@ -231,7 +235,20 @@ def truth_summary(stats: dict[str, Any], users: int) -> dict[str, Any]:
         "tokens": sum(r["tokens"] for r in reqs),
         "itl_mean": sum(itl) / len(itl) if itl else None,
         "first_at": min((r["received_at"] for r in reqs), default=None),
+        "received": sorted(r["received_at"] for r in reqs),
     }
+
+
+def delivery_lags_ms(sent_epoch_s: list[float] | None, received: list[float]) -> list[float]:
+    """Estimated wait of each request between the client's clock start and the mock reading
+    it: the k-th request sent paired with the k-th the mock read (both sorted; epoch turned
+    into the mock's CLOCK_MONOTONIC, which `perf_counter` shares across processes). Time the
+    mock's truth does not see: it starts its TTFT when it reads the request."""
+    if not sent_epoch_s:
+        return []
+    offset = time.time() - time.perf_counter()
+    sent = sorted(t - offset for t in sent_epoch_s)
+    return [(r - s) * 1000 for s, r in zip(sent, received, strict=False)]
 
 
 # -- the two clients -----------------------------------------------------------------------
@@ -261,7 +278,8 @@ def handwritten_report(cfg: Config, tmp: Path) -> ClientReport:
 
 def llm_load_args(cfg: Config, tmp: Path) -> tuple[list[str], dict[str, str]]:
     args = ["-f", str(ROOT / "locustfiles" / "chat.py"), "--model", MODEL, *cfg.llm_args]
-    return [*args, "--max-tokens", str(cfg.tokens), "--llm-json", str(tmp / "llm.json")], {}
+    args += ["--max-tokens", str(cfg.tokens), "--llm-json", str(tmp / "llm.json")]
+    return [*args, "--llm-requests", str(tmp / "rows.jsonl")], {}
 
 
 def llm_load_greenlet_args(cfg: Config, tmp: Path) -> tuple[list[str], dict[str, str]]:
@@ -280,8 +298,17 @@ def llm_load_report(cfg: Config, tmp: Path) -> ClientReport:
         raise RuntimeError("llm-load client wrote no --llm-json summary")
     totals = json.loads(path.read_text())["totals"]
     ttft = totals["ttft_ms"]
+    rows = [json.loads(line) for line in (tmp / "rows.jsonl").read_text().splitlines()]
+    done = sorted((r["ts"], r["ttft_ms"]) for r in rows if r["status"] == "ok")
+    steady = [t for _, t in done[cfg.users :] if t is not None]  # without the first wave
     return ClientReport(
-        totals["output_tokens"], totals["requests"], totals["cancelled"], ttft["p50"], ttft["p99"]
+        totals["output_tokens"],
+        totals["requests"],
+        totals["cancelled"],
+        ttft["p50"],
+        ttft["p99"],
+        nearest_rank(steady, 99) if steady else None,
+        [r["ts"] for r in rows],
     )
 
 
@@ -389,6 +416,7 @@ def build_result(
     samples: list[Sample],
 ) -> Result:
     first = truth["first_at"]
+    lags = delivery_lags_ms(report.sent_epoch_s, truth["received"])
     load_wall = run["end"] - first if first is not None else run["wall"]
     load_cpu = run["cpu"] - cpu_at(samples, first)
     itl = truth["itl_mean"]
@@ -408,6 +436,7 @@ def build_result(
         ttft_err_p99=diff(report.ttft_p99, truth["p99"]),
         steady_ttft_p99=report.steady_p99, truth_steady_ttft_p99=truth["steady_p99"],
         steady_ttft_err_p99=diff(report.steady_p99, truth["steady_p99"]),
+        delivery_p50=nearest_rank(lags, 50), delivery_p99=nearest_rank(lags, 99),
         truth_requests=truth["count"], truth_tokens=truth["tokens"], truth_itl_ms_mean=itl,
         mock_cpu_share=mock_share, mock_late=lateness(cfg, truth, mock_share),
         background_cores=env["background"], cpu_busy=env["busy"],
@@ -460,6 +489,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("client TTFT p99, no 1st wave", "steady_ttft_p99", ".1f"),
     ("truth TTFT p99, no 1st wave", "truth_steady_ttft_p99", ".1f"),
     ("TTFT error p99, no 1st wave", "steady_ttft_err_p99", "+.1f"),
+    ("request delivery p50 ms (est.)", "delivery_p50", "+.1f"),
+    ("request delivery p99 ms (est.)", "delivery_p99", "+.1f"),
     ("truth completed requests", "truth_requests", "d"),
     ("truth tokens written (all)", "truth_tokens", ",d"),
     ("truth ITL mean ms", "truth_itl_ms_mean", ".2f"),

@@ -14,6 +14,7 @@ from typing import Any
 from llm_load.locust.options import add_arguments
 from llm_load.locust.run import LLMRun, attach, llm_run
 from llm_load.locust.scenario import ScenarioShape, ScenarioUser
+from llm_load.locust.stamps import use_stamped_header_reads
 from llm_load.locust.tools import ToolUser
 from llm_load.locust.transport import use_nonyielding_pool_check
 from llm_load.locust.user import LLMUser
@@ -38,6 +39,7 @@ def install(events: Any = None) -> None:
     if getattr(events, _MARK, False):
         return
     use_nonyielding_pool_check()
+    use_stamped_header_reads()
     events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(lambda environment, **_: attach(environment))
     setattr(events, _MARK, True)

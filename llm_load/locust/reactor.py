@@ -15,13 +15,9 @@ deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by
 from __future__ import annotations
 
 import contextlib
-import os
 import select
-import socket
-import struct
-import sys
 from collections.abc import Callable
-from time import perf_counter, time
+from time import perf_counter
 from typing import Any
 
 import gevent
@@ -29,42 +25,28 @@ from gevent.event import AsyncResult
 from gevent.hub import get_hub
 from gevent.monkey import get_original
 
+from llm_load.locust import stamps
 from llm_load.locust.transport import RECV_BYTES, FirstToken, StreamClosed, end_of_body
 
 __all__ = ["StreamReactor"]
 
 TIMEOUT_CHECK_S = 0.25
-# Linux stamps each TCP segment as it arrives; recvmsg hands back the latest read one's
-# time (CLOCK_REALTIME) when SO_TIMESTAMPNS is set (35 on x86-64 and arm64 Linux; Python
-# < 3.13 lacks the name). LLM_LOAD_KERNEL_STAMPS=0 stamps at read time instead (A/B runs).
-_TIMESPEC = struct.Struct("qq")  # 64-bit struct timespec
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
-KERNEL_STAMPS = (
-    SO_TIMESTAMPNS is not None
-    and struct.calcsize("l") == 8
-    and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
-)
-STAMP_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class _Stream:
-    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "recvmsg", "sock", "tls")
+    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "sock", "stamped", "tls")
 
-    def __init__(self, raw: Any, on_block: Callable[[bytes, float], None]) -> None:
+    def __init__(self, raw: Any, on_block: Callable[[bytes, float], None], now: float) -> None:
         self.raw = raw
         self.sock = sock = raw._sock
         self.on_block = on_block
         self.done: AsyncResult = AsyncResult()
-        self.last_s = perf_counter()
+        self.last_s = now
         # Plain TCP: the real (non-blocking) socket's C recv, skipping gevent's Python
         # wrapper; only called when epoll says readable. TLS keeps gevent's socket.
         self.tls = sock is not None and hasattr(sock, "pending")
         self.recv = None if sock is None else sock.recv if self.tls else sock._sock.recv
-        self.recvmsg = None
-        if KERNEL_STAMPS and sock is not None and not self.tls:
-            with contextlib.suppress(OSError):
-                sock._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self.recvmsg = sock._sock.recvmsg
+        self.stamped = sock is not None and not self.tls and stamps.enable(sock._sock)
 
 
 class StreamReactor:
@@ -96,8 +78,12 @@ class StreamReactor:
         """Feed `on_block(bytes, perf_counter_s)` until `raw` (a geventhttpclient response)
         is complete; raises the transport error if it fails (`first_token`'s error when no
         token came by its deadline). Blocks this greenlet only."""
-        stream = _Stream(raw, on_block)
-        if self._drain(stream, perf_counter()):
+        # Bytes read with the headers arrived when the kernel stamped them (a first token,
+        # if this greenlet ran late), not when the reactor took them over.
+        now = perf_counter()
+        arrived = getattr(raw, "arrived_s", None)
+        stream = _Stream(raw, on_block, now if arrived is None else min(arrived, now))
+        if self._drain(stream, stream.last_s):
             return
         if stream.sock is None:
             raise StreamClosed("connection released before the end of the response")
@@ -163,11 +149,10 @@ class StreamReactor:
             return
         ready = self._epoll.poll(0)
         now = self.last_pass_s = perf_counter()  # every ready socket's bytes had arrived by now
-        wall_minus_perf = time() - now
         for fd, _ in ready:
             stream = self._streams.get(fd)
             if stream is not None:
-                self._receive(fd, stream, now, wall_minus_perf)
+                self._receive(fd, stream, now)
 
     def _watchdog(self) -> None:
         while True:
@@ -181,14 +166,13 @@ class StreamReactor:
         gevent.killall(self._greenlets)
         self._greenlets = []
 
-    def _receive(self, fd: int, stream: _Stream, now: float, wall_minus_perf: float) -> None:
+    def _receive(self, fd: int, stream: _Stream, now: float) -> None:
         try:
             try:
-                if stream.recvmsg is not None:
-                    data, stamps, _, _ = stream.recvmsg(RECV_BYTES, STAMP_BYTES)
-                    if stamps:  # when the kernel received the last of these bytes
-                        sec, ns = _TIMESPEC.unpack(stamps[0][2])
-                        now = min(now, max(stream.last_s, sec + ns * 1e-9 - wall_minus_perf))
+                if stream.stamped:
+                    data, arrived = stamps.recv(stream.sock._sock, RECV_BYTES)
+                    if arrived is not None:  # when the kernel received the last of them
+                        now = min(now, max(stream.last_s, arrived))
                 else:
                     data = stream.recv(RECV_BYTES)
             except BlockingIOError:  # a spurious wake: nothing to read after all

@@ -24,6 +24,7 @@ from geventhttpclient.response import HTTPParseError
 
 from llm_load.core.encoding import body_decoder
 from llm_load.core.sse import SSEDecoder
+from llm_load.locust import stamps
 
 __all__ = [
     "RECV_BYTES",
@@ -220,7 +221,9 @@ def warm_connection(session: Any, url: str) -> None:
     to). Errors are left for the first request to report."""
     try:
         pool = session.client.clientpool.get_client(url)._connection_pool
-        pool.return_socket(pool.get_socket())
+        sock = pool.get_socket()
+        stamps.enable(getattr(sock, "_sock", None))  # the first answer is stamped too
+        pool.return_socket(sock)
     except Exception:
         return
 

@@ -15,28 +15,42 @@ from gevent.monkey import get_original
 from geventhttpclient import HTTPClient
 
 from llm_load.core.chat import ChatStream
-from llm_load.locust import reactor as reactor_module
+from llm_load.locust import stamps
 from llm_load.locust.reactor import StreamReactor
-from llm_load.locust.transport import read_sse
+from llm_load.locust.stamps import use_stamped_header_reads
+from llm_load.locust.transport import read_sse, use_nonyielding_pool_check
 from llm_load.mock.process import spawn_mock
 
 pytestmark = pytest.mark.timeout(60)
 
 blocking_sleep = get_original("time", "sleep")
-STALL_S = 0.1  # the whole process (hub included) is busy from 10 ms to 110 ms
+STALL_S = 0.1  # the whole process (hub included) cannot run for 100 ms
+BODY = orjson.dumps(
+    {"model": "mock-llm", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+)
 
 
-def stalled_request(base_url: str, port: int) -> tuple[float, ChatStream]:
-    """One streamed request whose first token arrives while this process cannot run."""
+@pytest.fixture(autouse=True)
+def patched_transport():
+    use_nonyielding_pool_check()  # as install() does: no yield between clock and send
+    use_stamped_header_reads()
+
+
+def stalled_request(port: int, stall: str) -> tuple[float, ChatStream]:
+    """A streamed request whose first token arrives while this process cannot run: stalled
+    once the headers were read (the reactor reads the token late) or before (the header
+    read takes the token with the headers)."""
     client = HTTPClient("127.0.0.1", port, network_timeout=10, connection_timeout=10)
     reactor = StreamReactor(idle_timeout_s=10)
-    body = orjson.dumps(
-        {"model": "mock-llm", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    )
     try:
+        warm = client.request("POST", "/v1/chat/completions", body=BODY)  # keep-alive
+        read_sse(SimpleNamespace(_response=warm), lambda *_: None, perf_counter(), reactor)
+        if stall == "before_headers":  # runs as soon as the request waits for its answer
+            gevent.spawn(blocking_sleep, STALL_S)
         t0 = perf_counter()
-        raw = client.request("POST", "/v1/chat/completions", body=body)
-        gevent.spawn_later(0.01, blocking_sleep, STALL_S)  # a burst of other work
+        raw = client.request("POST", "/v1/chat/completions", body=BODY)
+        if stall == "after_headers":
+            gevent.spawn_later(0.01, blocking_sleep, STALL_S)
         chat = ChatStream()
         read_sse(SimpleNamespace(_response=raw), chat.add, t0, reactor)
         return t0, chat
@@ -45,25 +59,26 @@ def stalled_request(base_url: str, port: int) -> tuple[float, ChatStream]:
         client.close()
 
 
+@pytest.mark.parametrize("stall", ["after_headers", "before_headers"])
 @pytest.mark.parametrize("kernel_stamps", [True, False])
-def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, kernel_stamps):
-    monkeypatch.setattr(reactor_module, "KERNEL_STAMPS", kernel_stamps)
+def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, kernel_stamps, stall):
+    monkeypatch.setattr(stamps, "ENABLED", kernel_stamps)
     with spawn_mock("--ttft-ms", "40", "--itl-ms", "200", "--tokens", "3") as mock:
         port = int(mock.base_url.rsplit(":", 1)[1])
-        t0, chat = stalled_request(mock.base_url, port)
-        (truth,) = mock.stats(detail=True)["requests"]
+        t0, chat = stalled_request(port, stall)
+        truth = mock.stats(detail=True)["requests"][-1]
     written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
     stamped = [t0 + t for t in chat.token_times_s]
     late_ms = [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
-    print(f"kernel_stamps={kernel_stamps} late_ms={[round(x, 3) for x in late_ms]}")
+    print(f"kernel_stamps={kernel_stamps} stall={stall} late_ms={[round(x, 3) for x in late_ms]}")
     assert chat.done and len(stamped) == 3
     assert all(late > -0.5 for late in late_ms), late_ms  # never before the mock wrote it
     if kernel_stamps:  # the first token came at ~40 ms, during the stall: still exact
         assert all(late < 2.0 for late in late_ms), late_ms
-    else:  # read-time stamps: the first token is as late as the stall
-        assert late_ms[0] > 50 and all(late < 2.0 for late in late_ms[1:]), late_ms
+    else:  # stamped when read: the first token is as late as the stall
+        assert late_ms[0] > 40 and all(late < 2.0 for late in late_ms[1:]), late_ms
 
 
 def test_kernel_stamps_are_on_here():
     """CI runs Linux on 64 bits: the stamps above must be the kernel's, not a fallback."""
-    assert reactor_module.KERNEL_STAMPS
+    assert stamps.ENABLED
