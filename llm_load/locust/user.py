@@ -53,7 +53,10 @@ KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], 
     (TTFTTimeout, "ttft_timeout"),
     ((TimeoutError, socket.timeout), "timeout"),
     (ssl.SSLError, "tls_error"),
-    ((StreamClosed, ConnectionResetError, BrokenPipeError), "connection_closed"),
+    (
+        (StreamClosed, HTTPConnectionClosed, ConnectionResetError, BrokenPipeError),
+        "connection_closed",
+    ),
     (UnsupportedEncoding, "unsupported_encoding"),
     (InvalidEncoding, "invalid_encoding"),
 )

@@ -14,6 +14,7 @@ import zlib
 from types import SimpleNamespace
 
 import pytest
+from geventhttpclient.response import HTTPConnectionClosed
 
 from llm_load.core.encoding import InvalidEncoding, UnsupportedEncoding, body_decoder
 from llm_load.core.endpoint import scrub
@@ -106,6 +107,7 @@ def test_scrub_replaces_the_key(text, key, expected):
         (ssl.SSLError(1, "wrong version number"), "tls_error"),
         (StreamClosed("closed"), "connection_closed"),
         (ConnectionResetError(104, "reset"), "connection_closed"),
+        (HTTPConnectionClosed("connection closed."), "connection_closed"),  # before a byte
         (UnsupportedEncoding("br"), "unsupported_encoding"),
         (InvalidEncoding("bad gzip"), "invalid_encoding"),
         (OSError(113, "No route to host"), "connection_error"),
