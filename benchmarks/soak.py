@@ -1,8 +1,9 @@
-"""Soak: a long headless run at N streams, sampling the Locust process's memory over time.
+"""Soak: a long headless run at N streams, sampling the Locust processes' memory over time.
 
 The mock (pinned to CPU 0) serves a Locust process (pinned to CPU 1) running
-`locustfiles/chat.py` with N users for D seconds. Every S seconds the client's RSS is read from
-`/proc/<pid>/status`; at the end the summary's request count is compared with the mock's
+`locustfiles/chat.py` with N users for D seconds; with `--processes K` that process is a master
+forking K workers (Locust's `--processes`). Every S seconds each client process's RSS is read
+from `/proc/<pid>/status`; at the end the summary's request count is compared with the mock's
 ground truth. Memory must stay flat: metrics are fixed-size histograms and nothing per request
 is kept. Prints the RSS series, its first/last/max, and the counts.
 
@@ -14,6 +15,8 @@ client's `--request-timeout` (shorter stalls are no errors).
 
     python benchmarks/soak.py --users 256 --duration 600 --every 30
     python benchmarks/soak.py --users 64 --duration 300 --error-rate 0.05 --drop-rate 0.02
+    python benchmarks/soak.py --users 256 --duration 600 --processes 2 --error-rate 0.05 \
+        --drop-rate 0.02
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def locust_cmd(base_url: str, args: argparse.Namespace, summary: Path) -> list[s
         "--model", "mock-llm", "--max-tokens", "128", "--llm-json", str(summary),
         "--request-timeout", f"{args.request_timeout:g}", *drain,
         "--only-summary", "--loglevel", "WARNING",
+        *(("--processes", str(args.processes)) if args.processes else ()),
     ]  # fmt: skip
 
 
@@ -82,11 +86,21 @@ def expected_errors(faults: dict[str, int], args: argparse.Namespace) -> dict[st
     return out
 
 
-def sample(proc: subprocess.Popen, every: float) -> list[tuple[float, float]]:
-    """(seconds since start, RSS MiB) every `every` seconds until the process ends."""
+def children(pid: int) -> list[int]:
+    """The direct children of a process (the workers a `--processes` master forked)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def sample(proc: subprocess.Popen, every: float) -> list[tuple[float, list[float]]]:
+    """(seconds since start, RSS MiB of the process and of each child) every `every` seconds
+    until the process ends."""
     start, series = time.monotonic(), []
     while proc.poll() is None:
-        series.append((time.monotonic() - start, rss_mib(proc.pid)))
+        pids = [proc.pid, *children(proc.pid)]
+        series.append((time.monotonic() - start, [rss_mib(pid) for pid in pids]))
         try:
             proc.wait(timeout=every)
         except subprocess.TimeoutExpired:
@@ -100,6 +114,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=600, help="seconds")
     parser.add_argument("--every", type=float, default=30.0, help="RSS sampling period (s)")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="client's (s)")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="Locust workers to fork (0: one process)"
+    )
     faults = parser.add_argument_group("the mock's faults (see llm-load mock --help)")
     for name in ("--error-rate", "--drop-rate", "--stall-rate"):
         faults.add_argument(name, type=float, default=0.0, metavar="R")
@@ -111,9 +128,12 @@ def parse_args() -> argparse.Namespace:
 def report(args: argparse.Namespace, series: list, summary: dict, stats: dict) -> bool:
     """Print the RSS series and the counts against the truth; whether they agree."""
     print(f"{args.users} streams for {args.duration} s; client RSS (MiB) every {args.every:g} s:")
-    print("  " + " ".join(f"{t:.0f}s:{rss:.0f}" for t, rss in series if rss))
-    values = [rss for _, rss in series if rss]
-    print(f"  first {values[1]:.0f}, last {values[-1]:.0f}, max {max(values):.0f} MiB")
+    width = max(len(rss) for _, rss in series)
+    for i in range(width):  # the process (the master with --processes), then each worker
+        values = [rss[i] for _, rss in series if len(rss) == width and rss[i]]
+        name = "client" if width == 1 else ("master" if i == 0 else f"worker {i}")
+        print(f"  {name}: " + " ".join(f"{v:.0f}" for v in values))
+        print(f"    first {values[1]:.0f}, last {values[-1]:.0f}, max {max(values):.0f} MiB")
     totals, truth = summary["totals"], stats["total"]  # "count" is capped at the records kept
     counted = totals["requests"] + totals["cancelled"]
     print(f"requests {totals['requests']:,} + cancelled {totals['cancelled']:,} = {counted:,}; "

@@ -410,6 +410,9 @@ def attach(environment: Any) -> LLMRun:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run
+    # gevent's loop keeps the time it last looked at; one that has not run since start-up
+    # would fire Locust's `-t` timer at once when start-up took longer than the run time.
+    gevent.get_hub().loop.update_now()
     events = environment.events
     events.test_start.add_listener(run.on_test_start)
     events.test_stopping.add_listener(run.on_test_stopping)

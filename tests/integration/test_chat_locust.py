@@ -15,6 +15,7 @@ from tests.conftest import (
     clean_env,
     load,
     nearest_rank,
+    run_locust,
     short_run,
     wait_for_traffic,
 )
@@ -164,3 +165,34 @@ def test_thresholds_set_the_exit_code(summary_path):
     assert load(summary_path)["passed"]
     assert bad.returncode == 2 and "ttft_ms needs one of" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+SLOW_START_LOCUSTFILE = """
+import gevent
+from gevent.monkey import get_original
+
+from llm_load.locust import LLMUser, install
+
+install()
+gevent.get_hub()  # gevent's loop exists and has not run yet ...
+get_original("time", "sleep")(3)  # ... while start-up takes longer than the run time
+
+
+class ChatUser(LLMUser):
+    pass
+"""
+
+
+def test_a_slow_start_up_does_not_eat_the_run_time(tmp_path, summary_path):
+    """An unrun gevent loop keeps its creation time: `-t 2s` fired at once after a 3 s
+    start-up (seen on a loaded CI machine) until the plugin refreshed the loop's clock."""
+    locustfile = tmp_path / "slow_start.py"
+    locustfile.write_text(SLOW_START_LOCUSTFILE)
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = run_locust(
+            "-u", "2", "-r", "2", "-t", "2s", "-H", mock.base_url, "--model", "mock-llm",
+            "--llm-json", str(summary_path), locustfile=locustfile,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    assert 1.8 < s["duration_s"] < 4 and s["totals"]["requests"] > 10
