@@ -1,12 +1,13 @@
 """Prompt datasets for `prompts.file`: JSONL, or CSV when the name ends in `.csv`.
 
-A JSONL line is `{"messages": [...]}` or `{"prompt": "..."}` (other keys ignored). A CSV file
-has a header row naming its columns: `prompt` (required, one user message) and `system`
-(optional, a system message before it); other columns are ignored, and `model`,
-`max_tokens` and `temperature` are refused (no per-prompt overrides: they belong to the
-`models` entries). Both give conversations as lists of `{"role", "content"}` dicts and raise
-`ScenarioError` naming the file, the line (JSONL) or the row (CSV, the header is row 1,
-blank rows skipped) and the column. Files are UTF-8, a byte order mark is allowed.
+A JSONL line is `{"messages": [...]}` or `{"prompt": "..."}`. A CSV file has a header row
+naming its columns: `prompt` (required, one user message) and `system` (optional, a system
+message before it). Other keys and columns are ignored, but `model`, `max_tokens` and
+`temperature` are refused in both (no per-prompt overrides: they belong to the `models`
+entries, and ignoring them would mislead). Both give conversations as lists of
+`{"role", "content"}` dicts and raise `ScenarioError` naming the file, the line (JSONL) or
+the row (CSV, the header is row 1, blank rows skipped) and the column. Files are UTF-8, a
+byte order mark is allowed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["Message", "read_prompt_file"]
 
 Conversations = list[list[dict[str, str]]]
 CSV_COLUMNS = ("prompt", "system")
-CSV_REFUSED = ("model", "max_tokens", "temperature")
+OVERRIDES = ("model", "max_tokens", "temperature")  # refused: they belong to `models`
 CSV_FIELD_LIMIT = 1 << 30  # characters per cell: long-context prompts, not the stdlib 128 Ki
 
 
@@ -81,7 +82,13 @@ def _jsonl_conversations(text: str, where: str) -> Conversations:
 def _parse_line(line: str, where: str) -> list[dict[str, str]]:
     expected = 'expected {"messages": [{"role": ..., "content": ...}]} or {"prompt": "..."}'
     try:
-        parsed = _Line.model_validate(json.loads(line))
+        data = json.loads(line)
+        for key in OVERRIDES:
+            if isinstance(data, dict) and key in data:
+                raise ScenarioError(
+                    f"{where}: key {key!r}: no per-prompt {key}; set it on the models entry"
+                )
+        parsed = _Line.model_validate(data)
     except json.JSONDecodeError as error:
         raise ScenarioError(f"{where}: invalid JSON: {error.msg} (column {error.colno})") from None
     except ValidationError as error:
@@ -137,7 +144,7 @@ def _csv_header(cells: list[str], where: str) -> _Header:
             f"{where}: expected a header row naming a 'prompt' column (got a blank row)"
         )
     for name in names:
-        if name in CSV_REFUSED:
+        if name in OVERRIDES:
             raise ScenarioError(
                 f"{where}: column {name!r}: no per-prompt {name}; set it on the models entry "
                 "(or rename the column: other columns are ignored)"

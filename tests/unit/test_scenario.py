@@ -134,6 +134,8 @@ def test_missing_dataset_file_is_named(tmp_path) -> None:
         ('{"prompt": "ok"', "invalid JSON"),
         ('{"text": "no"}', 'expected {"messages"'),
         ('{"messages": [{"role": "user"}]}', "Field required"),
+        ('{"prompt": "hi", "max_tokens": 9}', "key 'max_tokens': no per-prompt max_tokens"),
+        ('{"prompt": "hi", "model": "m"}', "key 'model': no per-prompt model"),
     ],
 )
 def test_broken_jsonl_line_is_numbered(tmp_path, line, expected) -> None:
