@@ -11,13 +11,7 @@ samples the user count once per time-series interval and compacts old windows.
 
 from __future__ import annotations
 
-from locust.runners import (
-    STATE_MISSING,
-    STATE_RUNNING,
-    STATE_SPAWNING,
-    MasterRunner,
-    WorkerRunner,
-)
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 import gc
 import logging
@@ -42,18 +36,17 @@ from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
 from llm_load.locust.webui import attach_web_ui
+from llm_load.locust.workers import STOP_USERS, Workers
 from llm_load.report.console import print_summary
 
 __all__ = ["LLMRun", "attach", "llm_run"]
 
 log = logging.getLogger("llm_load")
 FINAL_REPORT = "llm_load_final_report"
-STOP_USERS = "llm_load_stop_users"
 REPORT_KEY = "llm_load"
 THRESHOLDS_FAILED = 3
 WATCH_INTERVAL_S = 1.0
 FINAL_REPORT_WAIT_S = 0.5
-FINAL_REPORT_TIMEOUT_S = 10.0  # beyond --stop-timeout, for workers to stop and report
 COMPACT_AFTER_S = 30.0  # a window this old has every worker's report: keep only its point
 QUIT_WAIT_S = 60.0  # a second, concurrent shutdown waits this long for the first
 
@@ -76,9 +69,7 @@ class LLMRun:
         self.started_perf = 0.0
         self.stopped_perf: float | None = None
         self.reactor: StreamReactor | None = None
-        self.workers_lost: set[str] = set()
-        self.final_reports: set[str] = set()  # workers whose final report arrived
-        self.workers_seen: set[str] = set()  # workers that ever connected to this master
+        self.workers = Workers()  # a master's account of its workers
         self._lost_watch: gevent.Greenlet | None = None
         self.users: dict[int, int] = {}  # time-series window key -> users running
         self.stages: list[dict[str, Any]] = []
@@ -107,8 +98,7 @@ class LLMRun:
         self.started_perf = time.perf_counter()
         self.stopped_perf = None
         self.interrupted = False
-        self.workers_lost.clear()
-        self.final_reports.clear()
+        self.workers.reset()
         self.users.clear()
         self.stages = scenario_stages(self.settings.scenario)
         self._open_request_log()
@@ -207,7 +197,7 @@ class LLMRun:
             runner.send_message(FINAL_REPORT, data)
             return
         if isinstance(runner, MasterRunner):
-            self._stop_workers(runner)
+            self.workers.stop_users(runner, self.environment.stop_timeout or 0)
         self._stop_ticker()
         self.stopped_perf = time.perf_counter()
         # A master's table waits for `quitting`: workers' last reports can still arrive.
@@ -247,28 +237,9 @@ class LLMRun:
             self.request_log.close()
 
     # -- distributed -----------------------------------------------------------------
-    def _stop_workers(self, runner: MasterRunner) -> None:
-        """Stop the users of workers that have not sent their final report, and wait for it.
-
-        `runner.quit()` (headless `-t`, `--run-time` ends) fires the master's test_stop
-        before the workers hear of it, and stops listening 0.5 s later: without this wait
-        their last requests would land after the run's end, or be lost."""
-        pending = {
-            client.id
-            for client in runner.clients.all
-            if client.id not in self.final_reports and client.state != STATE_MISSING
-        }
-        for client_id in pending:
-            runner.send_message(STOP_USERS, client_id=client_id)
-        deadline = time.monotonic() + (self.environment.stop_timeout or 0) + FINAL_REPORT_TIMEOUT_S
-        while not pending <= self.final_reports and time.monotonic() < deadline:
-            gevent.sleep(0.05)
-        if not pending <= self.final_reports:
-            log.warning("%d worker(s) sent no final report", len(pending - self.final_reports))
-
     def on_final_report(self, client_id: str, data: dict[str, Any]) -> None:
         self.on_worker_report(client_id, data)
-        self.final_reports.add(client_id)
+        self.workers.reported.add(client_id)
 
     def _watch_workers(self, runner: MasterRunner) -> None:
         """Remember every worker Locust's heartbeat check marks missing (it forgets them),
@@ -279,10 +250,7 @@ class LLMRun:
             if scenario is not None and scenario.load.open_loop:
                 live = share_rate(runner, live)
             gevent.sleep(WATCH_INTERVAL_S)
-            for client in runner.clients.missing:
-                if client.id not in self.workers_lost:
-                    log.warning("worker %s stopped sending heartbeats: counted as lost", client.id)
-                    self.workers_lost.add(client.id)
+            self.workers.note_missing(runner)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = self.book.to_dict()
@@ -292,9 +260,7 @@ class LLMRun:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         runner = self.environment.runner
-        if isinstance(runner, MasterRunner) and not (
-            client_id in self.workers_seen or client_id in runner.clients
-        ):
+        if isinstance(runner, MasterRunner) and not self.workers.knows(runner, client_id):
             return  # an orphan of a killed master still reporting (docs/failures.md)
         if REPORT_KEY in data:
             self.book.merge(MetricsBook.from_dict(data[REPORT_KEY]))
@@ -320,7 +286,7 @@ class LLMRun:
         )
         summary["interrupted"] = self.interrupted
         if isinstance(self.environment.runner, MasterRunner):
-            summary["workers_lost"] = len(self.workers_lost)
+            summary["workers_lost"] = len(self.workers.lost)
         if self.request_log is not None:
             summary["requests_log"] = self.request_log.summary()
         if "arrivals" in summary and self.settings.scenario is not None:
@@ -423,7 +389,7 @@ def attach(environment: Any) -> LLMRun:
     events.spawning_complete.add_listener(lambda **_: gc.freeze())
     events.report_to_master.add_listener(run.on_report_to_master)
     events.worker_report.add_listener(run.on_worker_report)
-    events.worker_connect.add_listener(lambda client_id, **_: run.workers_seen.add(client_id))
+    events.worker_connect.add_listener(lambda client_id, **_: run.workers.seen.add(client_id))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SHARE_MESSAGE, run.on_arrival_share)
         environment.runner.register_message(STOP_USERS, lambda *_, **__: environment.runner.stop())
