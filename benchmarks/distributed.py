@@ -40,12 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client_overhead import CLK_TCK, cpu_seconds  # a sibling script (benchmarks/ on sys.path)
+
 from llm_load.mock.process import MockProcess, spawn_mock
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
 ARTIFACTS = ROOT / "artifacts"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SPAWNED = "All users spawned"
 TAIL_S = 3.0  # -t beyond ramp + settle + window, so the window never meets the stop
 EXIT_WAIT_S = 60.0  # after -t, for the master to collect final reports and exit
@@ -81,15 +82,6 @@ class Config:
 
 
 # -- /proc and small helpers ---------------------------------------------------------------
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (``/proc/stat``, idle and iowait excluded)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
