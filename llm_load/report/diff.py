@@ -1,6 +1,7 @@
 """Compare two run summaries: per metric, value A, value B, the change and a verdict.
 
-`compare(a, b)` looks at every model present in both summaries and at the totals (`(all)`).
+`compare(a, b)` looks at every model present in both summaries and at the totals (`(all)`),
+left out when both runs had the same single model (they would repeat its rows).
 For each metric the better direction is fixed: latencies (TTFT, ITL, E2E p50/p99) are better
 lower, throughput (req/s, output tok/s) better higher, error rate better lower and tool-call
 accuracy better higher. Latencies and throughput change relatively: `|B - A| / |A| <= noise`
@@ -130,8 +131,9 @@ def compare(
         {"model": name, "rows": _rows(models_a[name], models_b[name], noise, rate_noise)}
         for name in common
     ]
-    totals = _rows(a.get("totals") or {}, b.get("totals") or {}, noise, rate_noise)
-    groups.append({"model": TOTAL, "rows": totals})
+    if not (len(models_a) == len(models_b) == len(common) == 1):
+        totals = _rows(a.get("totals") or {}, b.get("totals") or {}, noise, rate_noise)
+        groups.append({"model": TOTAL, "rows": totals})
     counts = {"better": 0, "worse": 0, "same": 0, "n/a": 0}
     for group in groups:
         for row in group["rows"]:

@@ -25,7 +25,14 @@ from llm_load.core.metrics import MetricsBook
 from llm_load.core.summary import build_summary
 from llm_load.locust.webui import extended_stats
 from llm_load.mock.process import spawn_mock
-from tests.conftest import CHAT_LOCUSTFILE, ROOT, clean_env, load
+from tests.conftest import (
+    CHAT_LOCUSTFILE,
+    ROOT,
+    TOOL_CASES,
+    TOOLS_LOCUSTFILE,
+    clean_env,
+    load,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
@@ -58,11 +65,11 @@ def get_json(url: str) -> dict[str, Any]:
 class WebLocust:
     """`locust -f locustfiles/chat.py ARGS` with its web UI on 127.0.0.1, log in a file."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, *args: str, locustfile: Path = CHAT_LOCUSTFILE) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = tmp_path / "locust.log"
-        cmd = [sys.executable, "-m", "locust", "-f", str(CHAT_LOCUSTFILE), *args]
+        cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), *args]
         cmd += ["--web-host", "127.0.0.1", "--web-port", str(port)]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
@@ -95,8 +102,10 @@ class WebLocust:
 
 
 @contextmanager
-def web_locust(tmp_path: Path, *args: str) -> Iterator[WebLocust]:
-    locust = WebLocust(tmp_path, *args)
+def web_locust(
+    tmp_path: Path, *args: str, locustfile: Path = CHAT_LOCUSTFILE
+) -> Iterator[WebLocust]:
+    locust = WebLocust(tmp_path, *args, locustfile=locustfile)
     try:
         yield locust
     finally:
@@ -156,6 +165,30 @@ def test_llm_summary_endpoint_follows_the_run_and_ends_equal_to_the_file(tmp_pat
         assert final == load(path)
         assert final["totals"]["requests"] >= requests and stopped["state"] == "stopped"
         assert locust.proc.wait(30) == 0, locust.tail()
+
+
+@pytest.mark.timeout(90)
+def test_tool_accuracy_column_equals_the_mock_truth(tmp_path):
+    """The web UI's "Tool calls correct %" for a graded tool run is the mock's injected truth."""
+    mock_args = ("--ttft-ms", "10", "--itl-ms", "1", "--tokens", "8", "--tool-cases")
+    with (
+        spawn_mock(*mock_args, str(TOOL_CASES), "--tool-error-rate", "0.3") as mock,
+        web_locust(
+            tmp_path,
+            *autostart(mock.base_url, "-t", "4s", "--autoquit", "5", "--stop-timeout", "10"),
+            locustfile=TOOLS_LOCUSTFILE,
+        ) as locust,
+    ):
+        locust.wait_until(
+            lambda: get_json(locust.url + "/stats/requests")["state"] == "stopped", 40, "the stop"
+        )
+        time.sleep(2.3)  # past Locust's 2 s cache of /stats/requests
+        rows = llm_rows(get_json(locust.url + "/stats/requests"))
+        answers = [r["tool_answer"] for r in mock.stats()["requests"] if r.get("tool_answer")]
+        assert locust.proc.wait(30) == 0, locust.tail()
+    truth = round(100 * answers.count("correct") / len(answers), 1)
+    assert len(answers) >= 50 and truth < 90  # graded first turns, some answered wrongly
+    assert [r["tool_accuracy_pct"] for r in rows] == [truth, truth]
 
 
 def test_extended_stats_rows_for_an_empty_run_and_errors():

@@ -110,6 +110,14 @@ def test_compare_models_in_both_totals_and_models_in_one_run():
     assert result["a"]["label"] == "a.json" and result["b"]["requests"] == 1000
 
 
+def test_one_and_the_same_model_on_both_sides_has_no_totals_group():
+    result = compare(summary(m1=metrics()), summary(m1=metrics(ttft_p99=300.0)))
+    assert [g["model"] for g in result["models"]] == ["m1"]
+    assert result["verdicts"] == {"better": 0, "worse": 1, "same": 8, "n/a": 0}
+    two = compare(summary(m1=metrics()), summary(m2=metrics()))  # nothing in common: totals
+    assert [g["model"] for g in two["models"]] == ["(all)"]
+
+
 def test_tool_accuracy_in_one_run_only_is_not_judged():
     tools = {"tool_calls": {"expected": 10, "correct": 9, "accuracy": 0.9, "by_error": {}}}
     result = compare(summary(m=metrics(**{})), summary(m={**metrics(), **tools}))
