@@ -108,6 +108,10 @@ class ChatStream:
                 self._call_delta = False
                 self.tool_call_times_s.append(t_s)
 
+    def has_token(self) -> bool:
+        """Whether the first token (or the end of the stream) is in."""
+        return bool(self.token_times_s) or self.done
+
     def _add_choice(self, choice: dict[str, Any]) -> bool:
         """Merge one streamed choice; True when it carried a token."""
         finish = choice.get("finish_reason")

@@ -7,7 +7,11 @@ response is complete. The reactor wakes once for *all* readable sockets, reads e
 `recv`, stamps its arrival time and hands the bytes on. When many streams are active it
 sleeps `batch_delay_s` after each pass, so one wake serves a batch of sockets. The stamp is
 the kernel's receive time of the last segment read (plain TCP on Linux), so a pass that
-runs late does not make tokens late; elsewhere (TLS) it is the time of the pass.
+runs late does not make tokens late; elsewhere (TLS) it is the time of the pass. It also
+watches each socket from the moment its request is sent (`watch`, called by the stamped
+header read): until the user greenlet hands the stream over, it only peeks when data arrives
+and notes when (`stamps.Marks`), so a user greenlet that reads its headers late (hundreds of
+requests ending and starting together) still gets its first token's own arrival.
 A watchdog fails streams idle for `idle_timeout_s`; a stream read with a `FirstToken`
 deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by then.
 """
@@ -31,12 +35,27 @@ from llm_load.locust.transport import RECV_BYTES, FirstToken, StreamClosed, end_
 __all__ = ["StreamReactor"]
 
 TIMEOUT_CHECK_S = 0.25
+PEEK_EVERY = 32  # reads between two looks at the watched sockets during a pass
+
+
+OnBlock = Callable[[bytes, float], None]
 
 
 class _Stream:
-    __slots__ = ("done", "last_s", "on_block", "raw", "recv", "sock", "stamped", "tls")
+    __slots__ = (
+        "done",
+        "last_s",
+        "marks",
+        "on_block",
+        "raw",
+        "recv",
+        "seen",
+        "sock",
+        "stamped",
+        "tls",
+    )
 
-    def __init__(self, raw: Any, on_block: Callable[[bytes, float], None], now: float) -> None:
+    def __init__(self, raw: Any, on_block: OnBlock | None, now: float) -> None:
         self.raw = raw
         self.sock = sock = raw._sock
         self.on_block = on_block
@@ -47,6 +66,8 @@ class _Stream:
         self.tls = sock is not None and hasattr(sock, "pending")
         self.recv = None if sock is None else sock.recv if self.tls else sock._sock.recv
         self.stamped = sock is not None and not self.tls and stamps.enable(sock._sock)
+        self.marks: stamps.Marks | None = None  # arrivals seen by peeks, not yet read
+        self.seen: Callable[[], bool] | None = None  # set while the first token is awaited
 
 
 class StreamReactor:
@@ -62,36 +83,88 @@ class StreamReactor:
         self.idle_timeout_s = idle_timeout_s
         self.batch_delay_s = batch_delay_s
         self.batch_min_streams = batch_min_streams
-        self._epoll = get_original("select", "epoll")()  # gevent's patch removes it
+        epoll = get_original("select", "epoll")  # gevent's patch removes it
+        self._epoll = epoll()
+        # Watched sockets (edge-triggered: one event per arrival) have an epoll of their own,
+        # itself in the main one: a pass peeks at them first and again every PEEK_EVERY reads.
+        self._watching = epoll()
+        self._epoll.register(self._watching.fileno(), select.EPOLLIN)
         self._streams: dict[int, _Stream] = {}
         self._watcher = get_hub().loop.io(self._epoll.fileno(), 1)
         self._greenlets: list[gevent.Greenlet] = []
         self.wakeups = 0
         self.last_pass_s = 0.0
+        if stamps.ENABLED:
+            stamps.set_watcher(self.watch, self.unwatch)
+
+    def watch(self, raw: Any) -> stamps.Marks | None:
+        """Note when `raw`'s bytes arrive until `read` takes it over (None: cannot, e.g. TLS)."""
+        stream = _Stream(raw, None, perf_counter())
+        if not stream.stamped:
+            return None
+        stream.marks = stamps.Marks()
+        raw.watch_fd = fd = stream.sock.fileno()
+        self._add(fd, stream, self._watching, select.EPOLLIN | select.EPOLLET)
+        return stream.marks
+
+    def unwatch(self, raw: Any) -> None:
+        """Stop watching `raw` (its body will not be read here)."""
+        fd = getattr(raw, "watch_fd", None)
+        stream = self._streams.get(fd) if fd is not None else None
+        if stream is not None and stream.raw is raw and stream.on_block is None:
+            self._forget(fd, stream)
+
+    def _add(self, fd: int, stream: _Stream, epoll: Any, events: int) -> None:
+        self._unregister(fd)  # a stale entry of a socket closed meanwhile
+        self._streams[fd] = stream
+        epoll.register(fd, events)
+        if not self._greenlets:
+            self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._watchdog)]
+
+    def _claim(self, raw: Any, on_block: OnBlock, last_s: float) -> _Stream | None:
+        """The watched stream of `raw`, now read here, or None."""
+        fd = getattr(raw, "watch_fd", None)
+        stream = self._streams.get(fd) if fd is not None else None
+        if stream is None or stream.raw is not raw or stream.on_block is not None:
+            return None
+        stream.on_block, stream.last_s = on_block, last_s
+        return stream
 
     def read(
         self,
         raw: Any,
         on_block: Callable[[bytes, float], None],
         first_token: FirstToken | None = None,
+        seen: Callable[[], bool] | None = None,
     ) -> None:
         """Feed `on_block(bytes, perf_counter_s)` until `raw` (a geventhttpclient response)
         is complete; raises the transport error if it fails (`first_token`'s error when no
-        token came by its deadline). Blocks this greenlet only."""
+        token came by its deadline). Until `seen()` (the first token is in), the stream is
+        read with the watched ones: first in a pass and every `PEEK_EVERY` reads. Blocks
+        this greenlet only."""
         # Bytes read with the headers arrived when the kernel stamped them (a first token,
         # if this greenlet ran late), not when the reactor took them over.
         now = perf_counter()
         arrived = getattr(raw, "arrived_s", None)
-        stream = _Stream(raw, on_block, now if arrived is None else min(arrived, now))
-        if self._drain(stream, stream.last_s):
-            return
-        if stream.sock is None:
-            raise StreamClosed("connection released before the end of the response")
-        fd = stream.sock.fileno()
-        self._streams[fd] = stream
-        self._epoll.register(fd, select.EPOLLIN)
-        if not self._greenlets:
-            self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._watchdog)]
+        last_s = now if arrived is None else min(arrived, now)
+        stream = self._claim(raw, on_block, last_s)
+        if stream is not None:
+            fd = raw.watch_fd
+            if self._drain(stream, last_s):
+                self._forget(fd, stream)
+                return
+        else:
+            stream = _Stream(raw, on_block, last_s)
+            if self._drain(stream, last_s):
+                return
+            if stream.sock is None:
+                raise StreamClosed("connection released before the end of the response")
+            fd = stream.sock.fileno()
+        if seen is not None and stream.stamped and not seen():
+            stream.seen = seen
+            self._add(fd, stream, self._watching, select.EPOLLIN | select.EPOLLET)
+        else:
+            self._add(fd, stream, self._epoll, select.EPOLLIN)
         timer = None
         if first_token is not None:
             timer = get_hub().loop.timer(max(0.0, first_token.at_s - perf_counter()))
@@ -111,8 +184,12 @@ class StreamReactor:
     def _forget(self, fd: int, stream: _Stream) -> None:
         if self._streams.get(fd) is stream:
             del self._streams[fd]
+            self._unregister(fd)
+
+    def _unregister(self, fd: int) -> None:
+        for epoll in (self._epoll, self._watching):
             with contextlib.suppress(OSError, ValueError):
-                self._epoll.unregister(fd)
+                epoll.unregister(fd)
 
     @staticmethod
     def _drain(stream: _Stream, now: float) -> bool:
@@ -122,7 +199,7 @@ class StreamReactor:
         if buf:
             block = bytes(buf)
             del buf[:]
-            stream.on_block(block, now)
+            stream.on_block(block, now)  # type: ignore[misc]  # set: read() took it over
         return bool(raw.message_complete)
 
     def _run(self) -> None:
@@ -149,24 +226,54 @@ class StreamReactor:
             return
         ready = self._epoll.poll(0)
         now = self.last_pass_s = perf_counter()  # every ready socket's bytes had arrived by now
-        for fd, _ in ready:
+        self._peek_ready()
+        for count, (fd, _) in enumerate(ready, 1):
             stream = self._streams.get(fd)
-            if stream is not None:
+            if stream is not None and stream.on_block is not None:
                 self._receive(fd, stream, now)
+            if count % PEEK_EVERY == 0:
+                self._peek_ready()
+
+    def _peek_ready(self) -> None:
+        """Note the arrivals on watched sockets since the last look; read those awaiting
+        their first token (and move them to the main epoll once it is in)."""
+        for fd, _ in self._watching.poll(0):
+            stream = self._streams.get(fd)
+            if stream is None:
+                continue
+            if stream.on_block is None:
+                self._peek(fd, stream)
+                continue
+            self._receive(fd, stream, perf_counter())
+            if stream.seen is not None and stream.seen() and self._streams.get(fd) is stream:
+                stream.seen = None
+                self._add(fd, stream, self._epoll, select.EPOLLIN)
 
     def _watchdog(self) -> None:
         while True:
             gevent.sleep(TIMEOUT_CHECK_S)
             self._expire(perf_counter())
 
+    def _peek(self, fd: int, stream: _Stream) -> None:
+        assert stream.marks is not None
+        try:
+            stream.marks.peek(stream.sock._sock)
+        except BlockingIOError:
+            pass
+        except OSError:  # the user greenlet will meet the error when it reads
+            self._forget(fd, stream)
+
     def close(self) -> None:
         """Stop the reactor's greenlets (streams still waiting get GreenletExit)."""
+        if stamps._watch == self.watch:
+            stamps.set_watcher(None)
         for stream in list(self._streams.values()):
             stream.done.set_exception(gevent.GreenletExit())
         gevent.killall(self._greenlets)
         self._greenlets = []
 
     def _receive(self, fd: int, stream: _Stream, now: float) -> None:
+        arrived = None
         try:
             try:
                 if stream.stamped:
@@ -179,17 +286,39 @@ class StreamReactor:
                 return
             while data and stream.tls and stream.sock.pending():
                 data += stream.sock.recv(RECV_BYTES)  # TLS: decrypted bytes epoll cannot see
-            stream.last_s = now
-            if data:
+            if data and stream.marks is not None:
+                complete = self._feed_marked(stream, data, arrived, now)
+            elif data:
+                stream.last_s = now
                 stream.raw.feed(data)
+                complete = self._drain(stream, now)
             else:
+                stream.last_s = now
                 end_of_body(stream.raw)  # a body delimited by the end of the connection
-            if self._drain(stream, now):
+                complete = self._drain(stream, now)
+            if complete:
                 self._forget(fd, stream)
                 stream.done.set(None)
         except BaseException as error:  # handed to the waiting greenlet, never lost
             self._forget(fd, stream)
             stream.done.set_exception(error)
+
+    @classmethod
+    def _feed_marked(cls, stream: _Stream, data: bytes, arrived: float | None, now: float) -> bool:
+        """Feed `data` (read at `now`) in parts, each with the arrival a peek noted for it;
+        True when the response is complete."""
+        assert stream.marks is not None
+        pos = 0
+        for size, at in stream.marks.split(len(data), arrived):
+            t = stream.last_s = now if at is None else min(now, max(stream.last_s, at))
+            stream.raw.feed(data[pos : pos + size])
+            pos += size
+            if cls._drain(stream, t):
+                return True
+        stream.last_s = now
+        if not stream.marks.ends:
+            stream.marks = None  # every peeked byte is read: plain reads from now on
+        return False
 
     def _expire(self, now: float) -> None:
         limit = now - self.idle_timeout_s

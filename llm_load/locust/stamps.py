@@ -4,10 +4,18 @@ Linux stamps every TCP segment as it arrives; with `SO_TIMESTAMPNS` set on a soc
 `recvmsg` also returns the stamp of the last segment it read. A load client busy elsewhere
 (hundreds of streams ending together) reads late; with these stamps its TTFT and ITL still
 count from the arrival. The reactor stamps body reads with them, and `use_stamped_header_reads`
-makes geventhttpclient's header read keep its stamp too: when a user greenlet ran late, the
-bytes read with the headers can already hold the first token. Plain TCP on 64-bit Linux;
-elsewhere (TLS, other systems) a read is stamped when it happens. `LLM_LOAD_KERNEL_STAMPS=0`
-turns them off (A/B runs in `benchmarks/client_overhead.py`).
+makes geventhttpclient's header read keep its stamp too.
+
+A read of several segments gets the stamp of the last one, and segments left unread are
+merged in the kernel, the older taking the newer one's stamp: a user greenlet that reads its
+headers late (hundreds of requests ending and starting together) would find its first token
+merged with the next ones. So the reactor *watches* a socket from the moment its request is
+sent (`set_watcher`): each time data arrives it peeks, without reading, and notes in the
+socket's `Marks` how many bytes had arrived by when. The header read stops at the end of the
+headers (`recv_event`) and the reactor's body reads split their bytes at those marks, so each
+event keeps its own arrival. Plain TCP on 64-bit Linux; elsewhere (TLS, other systems) a read
+is stamped when it happens. `LLM_LOAD_KERNEL_STAMPS=0` turns all this off (A/B runs in
+`benchmarks/client_overhead.py`).
 """
 
 from __future__ import annotations
@@ -16,12 +24,23 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from time import perf_counter, time
 from typing import Any
 
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketResponse
 
-__all__ = ["ENABLED", "enable", "recv", "use_stamped_header_reads"]
+__all__ = [
+    "ENABLED",
+    "PEEK_BYTES",
+    "Marks",
+    "enable",
+    "event_end",
+    "recv",
+    "recv_event",
+    "set_watcher",
+    "use_stamped_header_reads",
+]
 
 _TIMESPEC = struct.Struct("qq")  # a 64-bit struct timespec (CLOCK_REALTIME)
 # 35 on x86-64 and arm64 Linux; Python < 3.13 lacks the name.
@@ -32,6 +51,10 @@ ENABLED = (
     and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
 )
 _STAMP_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
+PEEK_BYTES = 4096  # enough for a header block or a chat event; a longer one is read in parts
+_ENDS = ((b"\n\n", 2), (b"\r\n\r\n", 4))  # an SSE event or a header block ends here
+_watch: Any = None  # the reactor's `watch` and `forget`, see `set_watcher`
+_forget: Any = None
 
 
 def enable(real_sock: Any) -> bool:
@@ -50,19 +73,89 @@ def recv(real_sock: Any, size: int) -> tuple[bytes, float | None]:
     """One `recvmsg` of up to `size` bytes (raises `BlockingIOError` like `recv`): the bytes
     and when the last of them arrived, in `perf_counter` seconds (None: not stamped)."""
     data, ancillary, _, _ = real_sock.recvmsg(size, _STAMP_BYTES)
-    if not ancillary:
-        return data, None
+    return data, _perf_s(ancillary) if ancillary else None
+
+
+class Marks:
+    """When a socket's input arrived, noted by peeks before it was read: byte offset `ends[i]`
+    (counted from the first byte read while watched) had arrived by `times[i]`."""
+
+    __slots__ = ("consumed", "ends", "times")
+
+    def __init__(self) -> None:
+        self.consumed = 0
+        self.ends: list[int] = []
+        self.times: list[float] = []
+
+    def peek(self, real_sock: Any) -> bool:
+        """Note what has arrived so far (raises `BlockingIOError` when nothing has); False at
+        the end of the input."""
+        view, ancillary, _, _ = real_sock.recvmsg(PEEK_BYTES, _STAMP_BYTES, socket.MSG_PEEK)
+        if not view:
+            return False
+        end = self.consumed + len(view)
+        if ancillary and (not self.ends or end > self.ends[-1]):
+            self.ends.append(end)
+            self.times.append(_perf_s(ancillary))
+        return True
+
+    def split(self, size: int, arrived: float | None) -> list[tuple[int, float | None]]:
+        """The next `size` bytes read, stamped `arrived`, as (length, arrival) parts: bytes
+        a peek had seen keep the time of that peek's newest segment."""
+        pos, end = self.consumed, self.consumed + size
+        parts: list[tuple[int, float | None]] = []
+        while self.ends and self.ends[0] <= end:
+            mark, at = self.ends.pop(0), self.times.pop(0)
+            if mark > pos:
+                parts.append((mark - pos, at if arrived is None else min(at, arrived)))
+                pos = mark
+        if pos < end:  # had arrived by the next mark too, if any (a peek saw them)
+            at = self.times[0] if self.ends else arrived
+            parts.append((end - pos, at if arrived is None else min(at, arrived)))
+        self.consumed = end
+        return parts
+
+
+def set_watcher(
+    watch: Callable[[Any], Marks | None] | None, forget: Callable[[Any], None] | None = None
+) -> None:
+    """`watch(response)` is called as each response's header read starts (its request just
+    sent) and returns the `Marks` it will keep for that socket, or None; `forget(response)`
+    when the response will not be streamed (not a 2xx `text/event-stream`) or failed."""
+    global _watch, _forget
+    _watch, _forget = watch, forget
+
+
+def _perf_s(ancillary: list[tuple[int, int, bytes]]) -> float:
     sec, ns = _TIMESPEC.unpack(ancillary[0][2])
-    return data, sec + ns * 1e-9 - (time() - perf_counter())
+    return sec + ns * 1e-9 - (time() - perf_counter())
+
+
+def event_end(view: bytes) -> int:
+    """Bytes of `view` up to the end of its first header block or SSE event (all if none)."""
+    end = len(view)
+    for separator, size in _ENDS:
+        if (at := view.find(separator)) >= 0:
+            end = min(end, at + size)
+    return end
+
+
+def recv_event(real_sock: Any, size: int = PEEK_BYTES) -> tuple[bytes, float | None]:
+    """`recv` of the bytes up to the end of the first header block or SSE event queued on
+    `real_sock` (a peek finds it): their stamp is that event's arrival, not a later one's."""
+    view = real_sock.recv(size, socket.MSG_PEEK)
+    if not view:
+        return b"", None
+    return recv(real_sock, event_end(view))
 
 
 def _recv_waiting(sock: Any, real: Any, size: int, first: bool) -> tuple[bytes, float | None]:
-    """`recv` on a gevent socket's real socket, waiting (with its timeout) like gevent's; a
+    """`recv_event` on a gevent socket's real socket, waiting (with its timeout) like gevent's; a
     reset before the first byte is geventhttpclient's `HTTPConnectionClosed` (a stale
     keep-alive connection, which the caller may retry)."""
     while True:
         try:
-            return recv(real, size)
+            return recv_event(real, size)
         except BlockingIOError:
             if sock.timeout == 0.0:
                 raise
@@ -73,12 +166,15 @@ def _recv_waiting(sock: Any, real: Any, size: int, first: bool) -> tuple[bytes, 
             raise
 
 
-def _read_headers_stamped(response: Any, sock: Any, real: Any) -> None:
+def _read_headers_stamped(response: Any, sock: Any, real: Any, marks: Marks | None) -> None:
     """geventhttpclient 2.x's header loop (`HTTPSocketResponse._read_headers`), each read
-    keeping its stamp in `response.arrived_s`."""
+    keeping its stamp in `response.arrived_s`; it reads no further than the headers' end."""
     first = True
     while not response.headers_complete or response.get_code() < 200:  # 1xx: read on
-        data, response.arrived_s = _recv_waiting(sock, real, response.block_size, first)
+        data, arrived = _recv_waiting(sock, real, response.block_size, first)
+        if marks is not None and data:
+            arrived = marks.split(len(data), arrived)[-1][1]
+        response.arrived_s = arrived
         response.feed(data)
         if not data:
             if first:
@@ -87,6 +183,12 @@ def _read_headers_stamped(response: Any, sock: Any, real: Any) -> None:
                 raise HTTPParseError("connection closed after interim response")
             raise HTTPParseError("connection closed before end of the headers")
         first = False
+
+
+def _streamed(response: Any) -> bool:
+    """A 2xx `text/event-stream`: its body will be read by the reactor."""
+    ctype = (response.get("content-type") or "").lower()
+    return 200 <= response.get_code() < 300 and "text/event-stream" in ctype
 
 
 def use_stamped_header_reads() -> None:
@@ -103,11 +205,16 @@ def use_stamped_header_reads() -> None:
         if pre_buffered or hasattr(sock, "pending") or not enable(real):
             original(self, pre_buffered)
             return
+        marks = _watch(self) if _watch is not None else None
         try:
-            _read_headers_stamped(self, sock, real)
+            _read_headers_stamped(self, sock, real, marks)
+            if marks is not None and not _streamed(self):
+                _forget(self)
             if self.message_complete:
                 self.release()
         except BaseException:
+            if marks is not None:
+                _forget(self)
             self.release()
             raise
 

@@ -105,12 +105,14 @@ def read_sse(
     t0: float,
     reactor: Any = None,
     first_token: FirstToken | None = None,
+    seen: Callable[[], bool] | None = None,
 ) -> None:
     """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends.
 
     With a `StreamReactor`, the reactor greenlet reads the socket (batched wake-ups);
     without, this greenlet does, one `recv` per wake. With `first_token`, raises its
-    `TTFTTimeout` when no token has come by its deadline."""
+    `TTFTTimeout` when no token has come by its deadline. `seen()` (is the first token in?)
+    lets the reactor look at the stream more often until it is."""
     raw = response._response
     try:
         decode = body_decoder(raw.get("content-encoding"))
@@ -123,7 +125,7 @@ def read_sse(
                 add(payload, t)
 
         if reactor is not None:
-            reactor.read(raw, on_block, first_token)
+            reactor.read(raw, on_block, first_token, seen)
         elif first_token is None:
             _pump(raw, lambda block: on_block(block, perf_counter()))
         else:

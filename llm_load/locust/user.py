@@ -232,7 +232,8 @@ class LLMUser(FastHttpUser):
             return http_failure(resp)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            read_sse(resp, chat.add, t0, self.llm.reactor, self._first_token(chat))
+            first = self._first_token(chat)
+            read_sse(resp, chat.add, t0, self.llm.reactor, first, chat.has_token)
             return None
         body = read_body(resp)
         if stream:

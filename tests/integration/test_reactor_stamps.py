@@ -82,3 +82,48 @@ def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, ke
 def test_kernel_stamps_are_on_here():
     """CI runs Linux on 64 bits: the stamps above must be the kernel's, not a fallback."""
     assert stamps.ENABLED
+
+
+def late_reader_request(port: int, watch: bool) -> tuple[float, ChatStream]:
+    """A streamed request whose user greenlet reads its headers 150 ms late (other greenlets
+    keep it from running; the hub, and so the reactor, runs on), after several tokens."""
+    client = HTTPClient("127.0.0.1", port, network_timeout=10, connection_timeout=10)
+    reactor = StreamReactor(idle_timeout_s=10)
+    if not watch:
+        stamps.set_watcher(None)
+    try:
+        t0 = perf_counter()
+        raw = client.request("POST", "/v1/chat/completions", body=BODY)
+        chat = ChatStream()
+        read_sse(SimpleNamespace(_response=raw), chat.add, t0, reactor, None, chat.has_token)
+        return t0, chat
+    finally:
+        reactor.close()
+        client.close()
+
+
+@pytest.mark.parametrize("watch", [True, False])
+def test_tokens_queued_behind_late_headers_keep_their_own_arrival(monkeypatch, watch):
+    """Unread segments are merged in the kernel under the newest one's stamp; the reactor's
+    peeks from the moment the request is sent keep each token's own arrival."""
+    read_headers = stamps._read_headers_stamped
+
+    def late(*args: object) -> None:
+        gevent.sleep(0.15)
+        read_headers(*args)
+
+    monkeypatch.setattr(stamps, "_read_headers_stamped", late)
+    with spawn_mock("--ttft-ms", "40", "--itl-ms", "20", "--tokens", "8") as mock:
+        port = int(mock.base_url.rsplit(":", 1)[1])
+        t0, chat = late_reader_request(port, watch)
+        truth = mock.stats(detail=True)["requests"][-1]
+    written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
+    stamped = [t0 + t for t in chat.token_times_s]
+    late_ms = [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
+    print(f"watch={watch} late_ms={[round(x, 3) for x in late_ms]}")
+    assert chat.done and len(stamped) == 8
+    assert all(late > -0.5 for late in late_ms), late_ms
+    if watch:  # 6 tokens had arrived before the headers were read: each keeps its time
+        assert all(late < 2.0 for late in late_ms), late_ms
+    else:  # merged: the first tokens take the stamp of the last one before the read
+        assert late_ms[0] > 60, late_ms
