@@ -44,6 +44,7 @@ OnBlock = Callable[[bytes, float], None]
 class _Stream:
     __slots__ = (
         "done",
+        "epoll",
         "last_s",
         "marks",
         "on_block",
@@ -68,6 +69,7 @@ class _Stream:
         self.stamped = sock is not None and not self.tls and stamps.enable(sock._sock)
         self.marks: stamps.Marks | None = None  # arrivals seen by peeks, not yet read
         self.seen: Callable[[], bool] | None = None  # set while the first token is awaited
+        self.epoll: Any = None  # the epoll it is registered with
 
 
 class StreamReactor:
@@ -115,9 +117,12 @@ class StreamReactor:
             self._forget(fd, stream)
 
     def _add(self, fd: int, stream: _Stream, epoll: Any, events: int) -> None:
-        self._unregister(fd)  # a stale entry of a socket closed meanwhile
+        old = self._streams.get(fd)  # a watch taken over, or a socket closed meanwhile
+        if old is not None:
+            self._unregister(fd, old)
         self._streams[fd] = stream
         epoll.register(fd, events)
+        stream.epoll = epoll
         if not self._greenlets:
             self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._watchdog)]
 
@@ -184,12 +189,14 @@ class StreamReactor:
     def _forget(self, fd: int, stream: _Stream) -> None:
         if self._streams.get(fd) is stream:
             del self._streams[fd]
-            self._unregister(fd)
+            self._unregister(fd, stream)
 
-    def _unregister(self, fd: int) -> None:
-        for epoll in (self._epoll, self._watching):
-            with contextlib.suppress(OSError, ValueError):
-                epoll.unregister(fd)
+    @staticmethod
+    def _unregister(fd: int, stream: _Stream) -> None:
+        if stream.epoll is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed: the kernel dropped it
+                stream.epoll.unregister(fd)
+            stream.epoll = None
 
     @staticmethod
     def _drain(stream: _Stream, now: float) -> bool:
