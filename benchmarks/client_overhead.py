@@ -240,10 +240,11 @@ def truth_summary(stats: dict[str, Any], users: int) -> dict[str, Any]:
 
 
 def delivery_lags_ms(sent_epoch_s: list[float] | None, received: list[float]) -> list[float]:
-    """Estimated wait of each request between the client's clock start and the mock reading
-    it: the k-th request sent paired with the k-th the mock read (both sorted; epoch turned
-    into the mock's CLOCK_MONOTONIC, which `perf_counter` shares across processes). Time the
-    mock's truth does not see: it starts its TTFT when it reads the request."""
+    """Estimated time of each request between the client's clock start and the mock's
+    `received_at`: the k-th request sent paired with the k-th received (both sorted; epoch
+    turned into the mock's CLOCK_MONOTONIC, which `perf_counter` shares across processes).
+    On Linux `received_at` is the kernel's arrival stamp, so this is the client's send path;
+    without kernel stamps it also holds the mock's late reads, which its truth cannot see."""
     if not sent_epoch_s:
         return []
     offset = time.time() - time.perf_counter()

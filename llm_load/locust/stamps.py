@@ -20,15 +20,14 @@ is stamped when it happens. `LLM_LOAD_KERNEL_STAMPS=0` turns all this off (A/B r
 
 from __future__ import annotations
 
-import os
 import socket
-import struct
-import sys
 from collections.abc import Callable
-from time import perf_counter, time
 from typing import Any
 
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPSocketResponse
+
+from llm_load import kernel_stamps
+from llm_load.kernel_stamps import recv
 
 __all__ = [
     "ENABLED",
@@ -42,15 +41,8 @@ __all__ = [
     "use_stamped_header_reads",
 ]
 
-_TIMESPEC = struct.Struct("qq")  # a 64-bit struct timespec (CLOCK_REALTIME)
-# 35 on x86-64 and arm64 Linux; Python < 3.13 lacks the name.
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
-ENABLED = (
-    SO_TIMESTAMPNS is not None
-    and struct.calcsize("l") == 8
-    and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
-)
-_STAMP_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
+ENABLED = kernel_stamps.ENABLED
+_STAMP_BYTES = kernel_stamps.STAMP_BYTES
 PEEK_BYTES = 4096  # enough for a header block or a chat event; a longer one is read in parts
 _ENDS = ((b"\n\n", 2), (b"\r\n\r\n", 4))  # an SSE event or a header block ends here
 _watch: Any = None  # the reactor's `watch` and `forget`, see `set_watcher`
@@ -60,20 +52,7 @@ _forget: Any = None
 def enable(real_sock: Any) -> bool:
     """Ask the kernel to stamp what `real_sock` (a plain `_socket.socket`, not a gevent or
     TLS one) receives from now on; True when it will."""
-    if not ENABLED or real_sock is None or not hasattr(real_sock, "recvmsg"):
-        return False
-    try:
-        real_sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    except OSError:
-        return False
-    return True
-
-
-def recv(real_sock: Any, size: int) -> tuple[bytes, float | None]:
-    """One `recvmsg` of up to `size` bytes (raises `BlockingIOError` like `recv`): the bytes
-    and when the last of them arrived, in `perf_counter` seconds (None: not stamped)."""
-    data, ancillary, _, _ = real_sock.recvmsg(size, _STAMP_BYTES)
-    return data, _perf_s(ancillary) if ancillary else None
+    return ENABLED and kernel_stamps.turn_on(real_sock)
 
 
 class Marks:
@@ -96,7 +75,7 @@ class Marks:
         end = self.consumed + len(view)
         if ancillary and (not self.ends or end > self.ends[-1]):
             self.ends.append(end)
-            self.times.append(_perf_s(ancillary))
+            self.times.append(kernel_stamps.perf_s(ancillary))
         return True
 
     def split(self, size: int, arrived: float | None) -> list[tuple[int, float | None]]:
@@ -124,11 +103,6 @@ def set_watcher(
     when the response will not be streamed (not a 2xx `text/event-stream`) or failed."""
     global _watch, _forget
     _watch, _forget = watch, forget
-
-
-def _perf_s(ancillary: list[tuple[int, int, bytes]]) -> float:
-    sec, ns = _TIMESPEC.unpack(ancillary[0][2])
-    return sec + ns * 1e-9 - (time() - perf_counter())
 
 
 def event_end(view: bytes) -> int:

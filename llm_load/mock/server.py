@@ -27,6 +27,7 @@ from llm_load.mock.config import MockConfig
 from llm_load.mock.payload import HttpError
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
+from llm_load.mock.stamped_reads import StampedReader
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
@@ -91,13 +92,34 @@ class MockProtocol(asyncio.Protocol):
         self._busy = False
         self._draining = False
         self._continued = False
+        self._reader: StampedReader | None = None
+        self._arrived: float | None = None  # kernel stamp of the bytes being parsed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.write = self.transport.write
         self.app.connections.add(self)
+        self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
+
+    def _stamped_data(self, data: bytes, arrived: float | None) -> None:
+        self._arrived = arrived
+        try:
+            self.data_received(data)
+        finally:
+            self._arrived = None
+
+    def _input_closed(self, error: OSError | None) -> None:
+        """What the transport does itself when it reads: EOF closes, an error aborts."""
+        if self.transport is None:
+            return
+        if error is None:
+            self.transport.close()
+        else:
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self.app.connections.discard(self)
         self.transport, self.write, self._busy = None, _noop_write, True
         if self.reply is not None:
@@ -145,6 +167,8 @@ class MockProtocol(asyncio.Protocol):
                 self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             return None
         req = Request(method, target, headers, bytes(buf[end + 4 : total]))
+        if self._arrived is not None:  # when the kernel had it, not when we got round to it
+            req.received_at = min(req.received_at, self._arrived)
         del buf[:total]
         self._continued = False
         conn = headers.get("connection", "").lower()

@@ -2,7 +2,9 @@
 
 All timestamps are server-side ``time.perf_counter()`` seconds taken immediately before the
 corresponding ``transport.write``; reported durations are milliseconds relative to
-``received_at`` (the moment the request body was complete). Tool traffic adds counters: answers
+``received_at``: when the kernel received the request's last bytes (Linux, see
+``llm_load.mock.stamped_reads``; a busy mock reads late, and a client waits for that too), else
+when the mock had parsed the request. Tool traffic adds counters: answers
 to known tool cases by injected kind (``"correct"`` included), requests with tools that matched
 no case, and ``tool`` messages received (and those answering no call id the mock issued). Each
 record's ``fault`` is the injected fault the mock carried out (``http_<status>``, ``dropped``,
