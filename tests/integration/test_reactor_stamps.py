@@ -5,6 +5,7 @@ moment the mock wrote it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from types import SimpleNamespace
 
@@ -59,19 +60,26 @@ def stalled_request(port: int, stall: str) -> tuple[float, ChatStream]:
         client.close()
 
 
+def token_lateness_ms(
+    mock_args: tuple[str, ...], send: Callable[[int], tuple[float, ChatStream]]
+) -> tuple[ChatStream, list[float]]:
+    """`send(port)` one request to a mock; each token's stamp minus when the mock wrote it."""
+    with spawn_mock(*mock_args) as mock:
+        t0, chat = send(int(mock.base_url.rsplit(":", 1)[1]))
+        truth = mock.stats(detail=True)["requests"][-1]
+    written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
+    stamped = [t0 + t for t in chat.token_times_s]
+    return chat, [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
+
+
 @pytest.mark.parametrize("stall", ["after_headers", "before_headers"])
 @pytest.mark.parametrize("kernel_stamps", [True, False])
 def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, kernel_stamps, stall):
     monkeypatch.setattr(stamps, "ENABLED", kernel_stamps)
-    with spawn_mock("--ttft-ms", "40", "--itl-ms", "200", "--tokens", "3") as mock:
-        port = int(mock.base_url.rsplit(":", 1)[1])
-        t0, chat = stalled_request(port, stall)
-        truth = mock.stats(detail=True)["requests"][-1]
-    written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
-    stamped = [t0 + t for t in chat.token_times_s]
-    late_ms = [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
+    mock_args = ("--ttft-ms", "40", "--itl-ms", "200", "--tokens", "3")
+    chat, late_ms = token_lateness_ms(mock_args, lambda port: stalled_request(port, stall))
     print(f"kernel_stamps={kernel_stamps} stall={stall} late_ms={[round(x, 3) for x in late_ms]}")
-    assert chat.done and len(stamped) == 3
+    assert chat.done and len(late_ms) == 3
     assert all(late > -0.5 for late in late_ms), late_ms  # never before the mock wrote it
     if kernel_stamps:  # the first token came at ~40 ms, during the stall: still exact
         assert all(late < 2.0 for late in late_ms), late_ms
@@ -113,15 +121,10 @@ def test_tokens_queued_behind_late_headers_keep_their_own_arrival(monkeypatch, w
         read_headers(*args)
 
     monkeypatch.setattr(stamps, "_read_headers_stamped", late)
-    with spawn_mock("--ttft-ms", "40", "--itl-ms", "20", "--tokens", "8") as mock:
-        port = int(mock.base_url.rsplit(":", 1)[1])
-        t0, chat = late_reader_request(port, watch)
-        truth = mock.stats(detail=True)["requests"][-1]
-    written = [truth["received_at"] + ms / 1000 for ms in truth["token_offsets_ms"]]
-    stamped = [t0 + t for t in chat.token_times_s]
-    late_ms = [(s - w) * 1000 for s, w in zip(stamped, written, strict=True)]
+    mock_args = ("--ttft-ms", "40", "--itl-ms", "20", "--tokens", "8")
+    chat, late_ms = token_lateness_ms(mock_args, lambda port: late_reader_request(port, watch))
     print(f"watch={watch} late_ms={[round(x, 3) for x in late_ms]}")
-    assert chat.done and len(stamped) == 8
+    assert chat.done and len(late_ms) == 8
     assert all(late > -0.5 for late in late_ms), late_ms
     if watch:  # 6 tokens had arrived before the headers were read: each keeps its time
         assert all(late < 2.0 for late in late_ms), late_ms
