@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check scenario files (exit 2 when invalid)")
     validate.add_argument("files", nargs="+", metavar="SCENARIO.yaml")
     run = sub.add_parser(
-        "run", help="run a YAML scenario with Locust (arguments after -- go to Locust)",
+        "run", help="run a YAML scenario with Locust (other Locust options after the scenario)",
         epilog="exit codes: 0 pass, 1 failed requests, 2 invalid scenario, 3 thresholds failed",
     )  # fmt: skip
     add_run_arguments(run)
@@ -175,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"] and "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
+    if argv[:1] == ["run"]:  # other Locust options (after the scenario) go to Locust
+        args, unknown = build_parser().parse_known_args(argv)
+        return _run(args, unknown + extra)
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args, extra)
     commands = {"demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate}
     commands["report"] = run_report
     commands["compare"] = _compare

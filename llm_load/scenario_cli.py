@@ -3,7 +3,8 @@
 `validate` prints `OK: FILE (summary)` or every problem of each file (exit 0, or 2 when any
 file is invalid). `run` validates, then runs `python -m locust -f locustfiles/scenario.py
 --scenario PATH` with `-H`, `-u`, `-r` and `-t` taken from the scenario unless given on the
-command line; arguments after `--` go to Locust unchanged, and a SIGTERM is passed on to it.
+command line; other options after the scenario and everything after `--` go to Locust
+unchanged, and a SIGTERM is passed on to it.
 Its exit code is Locust's (0 pass, 1 failed requests, 2 usage error, 3 thresholds failed).
 """
 

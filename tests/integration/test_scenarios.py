@@ -171,3 +171,20 @@ def test_missing_scenario_on_a_worker_is_logged_and_sends_nothing(tmp_path):
     assert "--scenario cannot be used, no requests will be sent" in worker_err
     assert "scenario.yaml: cannot read" in worker_err
     assert worker_err.count("cannot read") == 1 and "Traceback" not in worker_err
+
+
+def test_locust_options_after_the_scenario_go_to_locust(tmp_path, summary_path):
+    """`llm-load run X.yaml --csv PREFIX --stop-timeout 5` needs no `--`: Locust gets them."""
+    path = scenario(tmp_path, load={"users": 2, "spawn_rate": 2, "run_time": "2s"})
+    prefix = tmp_path / "locust"
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "4") as mock:
+        proc = cli(
+            "run", str(path), "--headless", "-H", mock.base_url, "--csv", str(prefix),
+            "--stop-timeout", "5", "--llm-json", str(summary_path),
+        )  # fmt: skip
+        truth = mock.stats()["total"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = (tmp_path / "locust_stats.csv").read_text().splitlines()
+    assert rows[0].startswith("Type,Name") and any("chat mock-llm" in row for row in rows)
+    s = load(summary_path)  # --stop-timeout: users finish their request, none is cut off
+    assert s["totals"]["cancelled"] == 0 and s["totals"]["requests"] == truth > 0
