@@ -102,9 +102,11 @@ class MockProtocol(asyncio.Protocol):
         self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
 
     def _stamped_data(self, data: bytes, arrived: float | None) -> None:
+        if self.transport is not None and self.transport.is_reading():
+            self.transport.pause_reading()  # uvloop started its reading after ours
         self._arrived = arrived
         try:
-            self.data_received(data)
+            self._received(data)
         finally:
             self._arrived = None
 
@@ -127,6 +129,11 @@ class MockProtocol(asyncio.Protocol):
             self.reply = None
 
     def data_received(self, data: bytes) -> None:
+        if self._reader is not None and self.transport is not None:
+            self.transport.pause_reading()  # uvloop read first: from now on, ours reads
+        self._received(data)
+
+    def _received(self, data: bytes) -> None:
         self._buf += data
         if not self._busy:
             self._drain()

@@ -59,7 +59,8 @@ class StampedReader:
         sock.setblocking(False)
         transport.pause_reading()
         # uvloop starts a transport's reading only after `connection_made`: pause it again
-        # then (bytes it read before that still come, unstamped, through `data_received`).
+        # then; bytes it reads before that come, unstamped, through the protocol's
+        # `data_received`, which pauses it too.
         asyncio.get_running_loop().call_soon(_keep_paused, transport)
         return cls(sock, on_data, on_closed)
 
@@ -90,5 +91,5 @@ class StampedReader:
 
 
 def _keep_paused(transport: Any) -> None:
-    if not transport.is_closing() and transport.is_reading():
+    if not transport.is_closing():
         transport.pause_reading()
