@@ -111,10 +111,17 @@ class StreamReactor:
 
     def unwatch(self, raw: Any) -> None:
         """Stop watching `raw` (its body will not be read here)."""
+        stream = self._watched(raw)
+        if stream is not None:
+            self._forget(raw.watch_fd, stream)
+
+    def _watched(self, raw: Any) -> _Stream | None:
+        """`raw`'s stream while it is only watched (not yet taken over by `read`)."""
         fd = getattr(raw, "watch_fd", None)
         stream = self._streams.get(fd) if fd is not None else None
-        if stream is not None and stream.raw is raw and stream.on_block is None:
-            self._forget(fd, stream)
+        if stream is None or stream.raw is not raw or stream.on_block is not None:
+            return None
+        return stream
 
     def _add(self, fd: int, stream: _Stream, epoll: Any, events: int) -> None:
         old = self._streams.get(fd)  # a watch taken over, or a socket closed meanwhile
@@ -128,11 +135,9 @@ class StreamReactor:
 
     def _claim(self, raw: Any, on_block: OnBlock, last_s: float) -> _Stream | None:
         """The watched stream of `raw`, now read here, or None."""
-        fd = getattr(raw, "watch_fd", None)
-        stream = self._streams.get(fd) if fd is not None else None
-        if stream is None or stream.raw is not raw or stream.on_block is not None:
-            return None
-        stream.on_block, stream.last_s = on_block, last_s
+        stream = self._watched(raw)
+        if stream is not None:
+            stream.on_block, stream.last_s = on_block, last_s
         return stream
 
     def read(
