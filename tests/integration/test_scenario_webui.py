@@ -15,11 +15,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import pytest
 from llm_load.core.scenario import Scenario, load_scenario
 from llm_load.mock.process import spawn_mock
 from tests.conftest import ROOT, clean_env, load
-from tests.integration.test_webui import free_port, get, get_json
+from tests.integration.test_webui import LoggedProcess, free_port, get, get_json
 
 pytestmark = pytest.mark.timeout(120)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy to 127.0.0.1
@@ -43,9 +42,11 @@ def post(url: str, **form: object) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
-class WebRun:
+class WebRun(LoggedProcess):
     """`llm-load run SCENARIO --llm-json PATH -H <unused> -- --web-host 127.0.0.1 --web-port P`
     in its own process group (Locust is its child), output in a log file."""
+
+    name = "llm-load run"
 
     def __init__(self, tmp_path: Path, scenario: Path, summary: Path) -> None:
         self.url = f"http://127.0.0.1:{(port := free_port())}"
@@ -59,21 +60,6 @@ class WebRun:
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env=clean_env(), cwd=ROOT, start_new_session=True,
             )  # fmt: skip
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def wait_until(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"llm-load run exited early:\n{self.tail()}"
-            try:
-                if result := check():
-                    return result
-            except OSError:  # the web UI is not up yet
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
 
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM to `llm-load run` alone: it passes the signal on to Locust."""

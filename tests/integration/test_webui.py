@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
@@ -62,8 +62,34 @@ def get_json(url: str) -> dict[str, Any]:
     return json.loads(get(url)[0])
 
 
-class WebLocust:
+class LoggedProcess:
+    """A process serving a web UI, its output in `log`: `tail()` and `wait_until(check)`."""
+
+    name = "process"
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def wait_until(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        """`check()`'s first truthy result; fails if the process exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"{self.name} exited early:\n{self.tail()}"
+            try:
+                if result := check():
+                    return result
+            except OSError:  # the web UI is not up yet
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
+
+
+class WebLocust(LoggedProcess):
     """`locust -f locustfiles/chat.py ARGS` with its web UI on 127.0.0.1, log in a file."""
+
+    name = "locust"
 
     def __init__(self, tmp_path: Path, *args: str, locustfile: Path = CHAT_LOCUSTFILE) -> None:
         port = free_port()
@@ -75,21 +101,6 @@ class WebLocust:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=clean_env()
             )
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def wait_until(self, check: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"locust exited early:\n{self.tail()}"
-            try:
-                if result := check():
-                    return result
-            except OSError:  # the web server is not up yet
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
 
     def close(self) -> None:
         if self.proc.poll() is None:
