@@ -85,10 +85,7 @@ class Stream:
 
     def abort(self) -> None:
         """Client went away: stop the schedule; the record stays ``completed: false``."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-            done(self)
+        _cancel(self)
         if self.record.offsets:
             self.record.end_at = self.record.offsets[-1]
 
@@ -98,6 +95,14 @@ def done(reply: Stream | Delayed) -> None:
     callback, reply.on_done = reply.on_done, None
     if callback is not None:
         callback()
+
+
+def _cancel(reply: Stream | Delayed) -> None:
+    """Cancel the reply's pending timer, if any, and then it is done."""
+    if reply.handle is not None:
+        reply.handle.cancel()
+        reply.handle = None
+        done(reply)
 
 
 class Delayed:
@@ -128,7 +133,4 @@ class Delayed:
 
     def abort(self) -> None:
         """Client went away before the reply was due."""
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-            done(self)
+        _cancel(self)
