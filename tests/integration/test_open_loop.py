@@ -30,19 +30,20 @@ def scenario(tmp_path, **load_keys) -> str:
     return str(path)
 
 
-def run(path: str, host: str, summary) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "llm_load.cli", "run", path, "--headless", "-H", host]
-    cmd += ["--llm-json", str(summary)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=clean_env())
+def run(path: str, summary) -> tuple[dict, list[dict], subprocess.CompletedProcess]:
+    """`llm-load run` against a fresh mock: (summary, the mock's truth, the process)."""
+    with spawn_mock(*MOCK) as mock:
+        cmd = [sys.executable, "-m", "llm_load.cli", "run", path, "--headless"]
+        cmd += ["-H", mock.base_url, "--llm-json", str(summary)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=clean_env())
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return load(summary), truth, proc
 
 
 def test_requests_follow_the_rate_not_the_users(tmp_path, summary_path):
     path = scenario(tmp_path, users=16, spawn_rate=16, rate=40, run_time="4s")
-    with spawn_mock(*MOCK) as mock:
-        proc = run(path, mock.base_url, summary_path)
-        truth = mock.stats()["requests"]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    s = load(summary_path)
+    s, truth, _ = run(path, summary_path)
     a = s["arrivals"]
     assert a["sent"] == len(truth) == pytest.approx(40 * s["duration_s"], rel=0.25)
     assert a["dropped"] == 0 and a["schedule_lag_ms"]["p50"] < 5
@@ -52,11 +53,7 @@ def test_requests_follow_the_rate_not_the_users(tmp_path, summary_path):
 
 def test_a_constant_rate_is_held_within_five_percent(tmp_path, summary_path):
     path = scenario(tmp_path, users=16, spawn_rate=16, rate=40, run_time="4s", arrival="constant")
-    with spawn_mock(*MOCK) as mock:
-        proc = run(path, mock.base_url, summary_path)
-        truth = mock.stats()["requests"]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    s = load(summary_path)
+    s, truth, _ = run(path, summary_path)
     a = s["arrivals"]
     assert a["sent"] == len(truth) and a["dropped"] == 0
     assert a["sent"] / s["duration_s"] == pytest.approx(40, rel=0.05), a
@@ -67,10 +64,7 @@ def test_an_overloaded_generator_shows_lag_and_drops(tmp_path, summary_path):
     path = scenario(
         tmp_path, users=2, spawn_rate=2, rate=100, run_time="4s", arrival="constant", max_lag_s=1
     )
-    with spawn_mock(*MOCK) as mock:
-        proc = run(path, mock.base_url, summary_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    s = load(summary_path)
+    s, _, proc = run(path, summary_path)
     a = s["arrivals"]
     assert a["dropped"] > 100 and a["late"] > 50 and a["sent"] + a["dropped"] == a["scheduled"]
     assert a["scheduled"] == pytest.approx(100 * s["duration_s"], rel=0.1)
