@@ -1,4 +1,4 @@
-"""Micro-benchmark for `llm_load.core.sse.SSEDecoder` (prints events/s).
+"""Micro-benchmark for `llm_load.core.wire.sse.SSEDecoder` (prints events/s).
 
 Feeds a recorded-like stream of 100,000 vLLM-style chat-completion chunk events, cut into
 blocks of 1 event and of 16 events (the block boundaries a streaming HTTP client typically
@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.sse import SSEDecoder
 
 _TOKENS = [" the", " quick", " brown", " fox", " jumps", " over", " lazy", " dog", ",", "."]
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llm_load.core.scenario import Scenario, ScenarioError, load_scenario
+from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 
 __all__ = ["add_run_arguments", "locust_command", "run_scenario", "validate_files"]
 

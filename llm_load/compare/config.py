@@ -20,8 +20,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from llm_load.core.endpoint import redact
-from llm_load.core.scenario_errors import format_errors
+from llm_load.core.scenario.errors import format_errors
+from llm_load.core.wire.endpoint import redact
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",

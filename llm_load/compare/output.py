@@ -20,8 +20,8 @@ from rich.table import Table
 
 from llm_load.compare.config import FIELDS, CompareConfig
 from llm_load.compare.jobs import Job
-from llm_load.core.endpoint import redact
-from llm_load.core.record import RequestRecord
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.wire.endpoint import redact
 
 __all__ = ["View", "duration", "make_console", "result_table"]
 

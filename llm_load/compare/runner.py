@@ -30,9 +30,9 @@ from llm_load.compare.details import BackendSeen, response_details
 from llm_load.compare.jobs import Job, JobBoard
 from llm_load.compare.output import View, make_console
 from llm_load.compare.user import CompareUser, Exchange
-from llm_load.core.endpoint import api_base
-from llm_load.core.record import RequestRecord
-from llm_load.core.summary import write_summary
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.summary import write_summary
+from llm_load.core.wire.endpoint import api_base
 from llm_load.doctor.base import ApiKey, describe_error, scrub, secrets_of, server_message
 from llm_load.locust import install, llm_run
 

@@ -13,8 +13,8 @@ from locust.exception import StopUser
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_load.core.chat import ChatStream, json_loads
-from llm_load.core.errors import body_message
+from llm_load.core.wire.chat import ChatStream, json_loads
+from llm_load.core.wire.errors import body_message
 from llm_load.locust.transport import MAX_ERROR_BODY, read_body
 from llm_load.locust.user import LLMUser
 

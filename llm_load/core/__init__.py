@@ -3,14 +3,14 @@
 Nothing here touches Locust, gevent, sockets, clocks or the environment.
 """
 
-from llm_load.core.chat import ChatStream, chat_request_body
-from llm_load.core.endpoint import api_base, redact
-from llm_load.core.errors import body_message, error_text
-from llm_load.core.histogram import LogHistogram
-from llm_load.core.metrics import ErrorStat, MetricsBook, ModelMetrics
-from llm_load.core.record import RequestRecord, record_from_stream
-from llm_load.core.sse import SSEDecoder
-from llm_load.core.summary import SCHEMA, build_summary, write_summary
+from llm_load.core.metrics.book import ErrorStat, MetricsBook, ModelMetrics
+from llm_load.core.metrics.histogram import LogHistogram
+from llm_load.core.metrics.record import RequestRecord, record_from_stream
+from llm_load.core.metrics.summary import SCHEMA, build_summary, write_summary
+from llm_load.core.wire.chat import ChatStream, chat_request_body
+from llm_load.core.wire.endpoint import api_base, redact
+from llm_load.core.wire.errors import body_message, error_text
+from llm_load.core.wire.sse import SSEDecoder
 
 __all__ = [
     "SCHEMA",

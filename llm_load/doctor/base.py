@@ -20,8 +20,8 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 
-from llm_load.core.endpoint import redact
-from llm_load.core.errors import body_message
+from llm_load.core.wire.endpoint import redact
+from llm_load.core.wire.errors import body_message
 
 __all__ = [
     "KEY_ENV",

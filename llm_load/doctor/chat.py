@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from llm_load.core.chat import ChatStream, chat_request_body
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.chat import ChatStream, chat_request_body
+from llm_load.core.wire.sse import SSEDecoder
 from llm_load.doctor.base import Step, Target, describe_error, server_message
 
 __all__ = ["MESSAGES", "TOOL", "check_chat", "check_stream", "check_tools"]

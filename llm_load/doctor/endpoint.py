@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import certifi
 import requests
 
-from llm_load.core.endpoint import api_base
+from llm_load.core.wire.endpoint import api_base
 from llm_load.doctor.base import Step, Target, describe_error, server_message
 
 __all__ = [

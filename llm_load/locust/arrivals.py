@@ -19,9 +19,9 @@ import logging
 from time import perf_counter
 from typing import Any
 
-from llm_load.core.arrivals import ArrivalSchedule
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.scenario import Load
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.scenario.arrivals import ArrivalSchedule
+from llm_load.core.scenario.schema import Load
 
 __all__ = ["SHARE_MESSAGE", "ArrivalClock", "share_rate"]
 

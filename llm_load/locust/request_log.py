@@ -17,9 +17,9 @@ from typing import IO, Any
 
 from orjson import OPT_APPEND_NEWLINE, dumps
 
-from llm_load.core.record import RequestRecord
-from llm_load.core.request_log import RowBuffer, request_row
-from llm_load.core.slo import SLO
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.request_log import RowBuffer, request_row
+from llm_load.core.metrics.slo import SLO
 
 __all__ = ["CAP", "RequestLog"]
 

@@ -25,12 +25,12 @@ import gevent
 import gevent.event
 import requests
 
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.record import RequestRecord
-from llm_load.core.scenario import Scenario, ScenarioError
-from llm_load.core.slo import SLOError
-from llm_load.core.summary import build_summary, stage_index, write_summary
-from llm_load.core.thresholds import ThresholdError, evaluate
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.slo import SLOError
+from llm_load.core.metrics.summary import build_summary, stage_index, write_summary
+from llm_load.core.metrics.thresholds import ThresholdError, evaluate
+from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog

@@ -26,9 +26,9 @@ from typing import Any
 
 import gevent
 
-from llm_load.core.sampling import Conversation, Sampler
-from llm_load.core.scenario import Scenario
-from llm_load.core.tool_cases import ToolCase
+from llm_load.core.scenario.sampling import Conversation, Sampler
+from llm_load.core.scenario.schema import Scenario
+from llm_load.core.tools.cases import ToolCase
 from llm_load.locust.run import llm_run
 from llm_load.locust.tools import run_tool_task
 from llm_load.locust.user import LLMUser

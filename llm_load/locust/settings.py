@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from llm_load.core.endpoint import api_base, redact
-from llm_load.core.scenario import Scenario, ScenarioError, load_scenario
-from llm_load.core.slo import SLO
-from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
+from llm_load.core.wire.endpoint import api_base, redact
 
 __all__ = ["Settings", "resolve_settings"]
 

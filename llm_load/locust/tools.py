@@ -1,8 +1,8 @@
 """`ToolUser` and `run_tool_task`: tool-call traffic graded per request, with a tool loop.
 
-A *tool task* sends one case of a tool dataset (`llm_load.core.tool_cases`) with its
+A *tool task* sends one case of a tool dataset (`llm_load.core.tools.cases`) with its
 `tools` and `tool_choice`; the first response's tool calls are graded against the case's
-expectation (`llm_load.core.tool_grading.grade`) and counted per model. While the reply
+expectation (`llm_load.core.tools.grading.grade`) and counted per model. While the reply
 carries tool calls and turns remain (`--tool-turns`), the assistant message with its
 `tool_calls` and one `tool` message per call (the case's canned result) are appended and
 the conversation is sent again; each turn is a Locust request of its own (`tools MODEL
@@ -23,9 +23,9 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from llm_load.core.scenario import ScenarioError
-from llm_load.core.tool_cases import ToolCase, load_tool_cases, tool_result
-from llm_load.core.tool_grading import grade
+from llm_load.core.scenario.schema import ScenarioError
+from llm_load.core.tools.cases import ToolCase, load_tool_cases, tool_result
+from llm_load.core.tools.grading import grade
 from llm_load.locust.user import LLMUser
 
 __all__ = ["DEFAULT_TOOL_CASES", "ToolUser", "run_tool_task", "shipped_tool_cases"]

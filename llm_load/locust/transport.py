@@ -22,8 +22,8 @@ import gevent
 from gevent.monkey import get_original
 from geventhttpclient.response import HTTPParseError
 
-from llm_load.core.encoding import body_decoder
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.encoding import body_decoder
+from llm_load.core.wire.sse import SSEDecoder
 from llm_load.locust import stamps
 
 __all__ = [

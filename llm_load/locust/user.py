@@ -23,11 +23,11 @@ from gevent import GreenletExit
 from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
-from llm_load.core.chat import ChatStream, chat_request_body, json_loads
-from llm_load.core.encoding import InvalidEncoding, UnsupportedEncoding
-from llm_load.core.endpoint import scrub
-from llm_load.core.errors import body_message
-from llm_load.core.record import RequestRecord, record_from_stream
+from llm_load.core.metrics.record import RequestRecord, record_from_stream
+from llm_load.core.wire.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
+from llm_load.core.wire.endpoint import scrub
+from llm_load.core.wire.errors import body_message
 from llm_load.locust.run import llm_run
 from llm_load.locust.transport import (
     MAX_ERROR_BODY,

@@ -8,7 +8,7 @@ import os
 import resource
 import sys
 
-from llm_load.core.tool_cases import ToolCase, load_tool_cases
+from llm_load.core.tools.cases import ToolCase, load_tool_cases
 from llm_load.mock.config import (
     DEFAULT_TOOL_ERROR_KINDS,
     TOOL_ERROR_KINDS,

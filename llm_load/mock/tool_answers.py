@@ -1,8 +1,8 @@
 """The mock's answers to known tool cases: correct calls, deliberately wrong ones, streamed deltas.
 
-With ``--tool-cases`` the mock knows a dataset (:mod:`llm_load.core.tool_cases`): a request
+With ``--tool-cases`` the mock knows a dataset (:mod:`llm_load.core.tools.cases`): a request
 whose last user message (and offered function names) match a case is answered with the case's
-expected calls (:func:`~llm_load.core.tool_cases.expected_calls`), or with plain text for an
+expected calls (:func:`~llm_load.core.tools.cases.expected_calls`), or with plain text for an
 irrelevance case. ``--tool-error-rate R`` makes a share R of those answers wrong: answer ``k``
 (counted from 0) is wrong when ``floor((k+1)R + p) > floor(kR + p)`` with a phase ``p`` drawn
 from the seed, so any N answers hold ``floor(NR)`` or ``ceil(NR)`` wrong ones. Wrong answers
@@ -23,8 +23,8 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from llm_load.core.tool_cases import ToolCase, expected_calls, last_user_text
-from llm_load.core.tool_grading import is_optional, matches, schema_accepts
+from llm_load.core.tools.cases import ToolCase, expected_calls, last_user_text
+from llm_load.core.tools.grading import is_optional, matches, schema_accepts
 from llm_load.mock.config import DEFAULT_TOOL_ERROR_KINDS
 
 Call = tuple[str, str]  # (function name, arguments JSON text)

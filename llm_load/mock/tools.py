@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from llm_load.core.tool_cases import ToolCase, placeholder
+from llm_load.core.tools.cases import ToolCase, placeholder
 from llm_load.mock import payload
 from llm_load.mock.config import MockConfig
 from llm_load.mock.payload import HttpError

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llm_load.core.summary import SCHEMA
+from llm_load.core.metrics.summary import SCHEMA
 
 __all__ = ["SummaryFileError", "add_report_parser", "read_summary", "run_report"]
 

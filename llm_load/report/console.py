@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from llm_load.core.slo import describe_slo
+from llm_load.core.metrics.slo import describe_slo
 
 __all__ = ["print_summary", "print_thresholds", "print_tool_calls", "summary_table"]
 

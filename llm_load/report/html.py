@@ -18,7 +18,7 @@ from html import escape
 from importlib.resources import files
 from typing import Any
 
-from llm_load.core.endpoint import redact
+from llm_load.core.wire.endpoint import redact
 from llm_load.report.charts import PERCENTILE_TICKS, chart_data, saturation_note
 from llm_load.report.rows import (
     TOTAL,

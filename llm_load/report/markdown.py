@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_load.core.slo import describe_slo
+from llm_load.core.metrics.slo import describe_slo
 from llm_load.report.charts import saturation_note
 from llm_load.report.rows import display_row, fmt_int, fmt_pct, has_tools, model_rows, tool_calls
 

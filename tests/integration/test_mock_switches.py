@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.chat import ChatStream
+from llm_load.core.wire.sse import SSEDecoder
 from llm_load.mock import MockProcess, spawn_mock
 from llm_load.mock.cli import build_parser, config_from_args
 from llm_load.mock.tools import NO_TOOLS_MESSAGE, arguments

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.sse import SSEDecoder
-from llm_load.core.tool_cases import ToolCase, load_tool_cases, tool_result
-from llm_load.core.tool_grading import grade
+from llm_load.core.tools.cases import ToolCase, load_tool_cases, tool_result
+from llm_load.core.tools.grading import grade
+from llm_load.core.wire.chat import ChatStream
+from llm_load.core.wire.sse import SSEDecoder
 from llm_load.mock import MockProcess, spawn_mock
 from llm_load.mock.cli import build_parser, config_from_args
 from llm_load.mock.config import TOOL_ERROR_KINDS

@@ -15,7 +15,7 @@ import pytest
 from gevent.monkey import get_original
 from geventhttpclient import HTTPClient
 
-from llm_load.core.chat import ChatStream
+from llm_load.core.wire.chat import ChatStream
 from llm_load.locust import stamps
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.stamps import use_stamped_header_reads

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llm_load.core.scenario import load_scenario
+from llm_load.core.scenario.schema import load_scenario
 from llm_load.mock.process import spawn_mock
 from tests.conftest import ROOT, load, nearest_rank
 from tests.integration.test_distributed import cluster

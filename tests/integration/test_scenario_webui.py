@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from llm_load.core.scenario import Scenario, load_scenario
+from llm_load.core.scenario.schema import Scenario, load_scenario
 from llm_load.mock.process import spawn_mock
 from tests.conftest import ROOT, clean_env, load
 from tests.integration.test_webui import LoggedProcess, free_port, get, get_json

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 from geventhttpclient import HTTPClient
 
-from llm_load.core.chat import ChatStream
+from llm_load.core.wire.chat import ChatStream
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.transport import read_sse
 from tests.conftest import clean_env, load, short_run

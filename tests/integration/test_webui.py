@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.summary import build_summary
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.summary import build_summary
 from llm_load.locust.webui import extended_stats
 from llm_load.mock.process import spawn_mock
 from tests.conftest import (

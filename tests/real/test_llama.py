@@ -10,8 +10,8 @@ from time import perf_counter
 import pytest
 import requests
 
-from llm_load.core.chat import ChatStream, chat_request_body
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.chat import ChatStream, chat_request_body
+from llm_load.core.wire.sse import SSEDecoder
 from tests.conftest import clean_env, load, short_run
 from tests.real.conftest import LLAMA_KEY, MODEL
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from llm_load.core.arrivals import LATE_MS, ArrivalSchedule, ArrivalStats
-from llm_load.core.scenario import Load
+from llm_load.core.scenario.arrivals import LATE_MS, ArrivalSchedule, ArrivalStats
+from llm_load.core.scenario.schema import Load
 
 
 def times(schedule: ArrivalSchedule) -> list[float]:

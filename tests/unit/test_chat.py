@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from llm_load.core.chat import ChatStream, chat_request_body
+from llm_load.core.wire.chat import ChatStream, chat_request_body
 
 
 def chunk(delta=None, finish=None, usage=None, choices=True) -> bytes:

@@ -12,9 +12,9 @@ from llm_load.compare.config import resolve_config
 from llm_load.compare.details import BackendSeen, response_details
 from llm_load.compare.jobs import Job
 from llm_load.compare.output import View, duration, result_table
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.record import RequestRecord
-from llm_load.core.summary import build_summary
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.summary import build_summary
 from llm_load.doctor.base import scrub
 
 KEY = "sk-secret-key-123456"

@@ -8,8 +8,8 @@ import locust  # noqa: F401
 
 import pytest
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.endpoint import api_base
+from llm_load.core.wire.chat import ChatStream
+from llm_load.core.wire.endpoint import api_base
 from llm_load.doctor import (
     ApiKey,
     candidate_bases,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from llm_load.core.endpoint import api_base, redact
-from llm_load.core.errors import MAX_MESSAGE_CHARS, body_message
+from llm_load.core.wire.endpoint import api_base, redact
+from llm_load.core.wire.errors import MAX_MESSAGE_CHARS, body_message
 
 
 @pytest.mark.parametrize(

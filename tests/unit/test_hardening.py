@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import pytest
 from geventhttpclient.response import HTTPConnectionClosed
 
-from llm_load.core.encoding import InvalidEncoding, UnsupportedEncoding, body_decoder
-from llm_load.core.endpoint import scrub
+from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding, body_decoder
+from llm_load.core.wire.endpoint import scrub
 from llm_load.locust.settings import Settings
 from llm_load.locust.transport import StreamClosed, TTFTTimeout
 from llm_load.locust.user import failure_kind, http_failure

@@ -1,4 +1,4 @@
-"""Tests for llm_load.core.histogram.LogHistogram: accuracy, exact merging, wire format."""
+"""Tests for llm_load.core.metrics.histogram.LogHistogram: accuracy, exact merging, wire format."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from llm_load.core.histogram import LogHistogram
+from llm_load.core.metrics.histogram import LogHistogram
 
 LOW, HIGH = 0.1, 600_000.0
 QUANTILES = [0, 0.1, 1, 5, 10, 25, 33.3, 50, 66.7, 75, 90, 95, 99, 99.9, 99.99, 100]

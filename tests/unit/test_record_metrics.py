@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.record import RequestRecord, record_from_stream
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.record import RequestRecord, record_from_stream
+from llm_load.core.wire.chat import ChatStream
 
 
 def streamed(times, usage_tokens=None, done=True, finish="stop") -> ChatStream:

@@ -1,7 +1,7 @@
 """Per-request JSONL rows and the bounded row buffer."""
 
-from llm_load.core.record import RequestRecord
-from llm_load.core.request_log import MAX_MESSAGE_CHARS, RowBuffer, request_row
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.request_log import MAX_MESSAGE_CHARS, RowBuffer, request_row
 
 
 def test_row_of_a_streamed_call():

@@ -10,8 +10,14 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from llm_load.core.sampling import CHARS_PER_TOKEN, Conversation, Sampler, draw, synthetic_text
-from llm_load.core.scenario import Dist, Scenario, ScenarioError, load_scenario
+from llm_load.core.scenario.sampling import (
+    CHARS_PER_TOKEN,
+    Conversation,
+    Sampler,
+    draw,
+    synthetic_text,
+)
+from llm_load.core.scenario.schema import Dist, Scenario, ScenarioError, load_scenario
 from llm_load.locust.scenario import shape_tick
 from llm_load.locust.settings import resolve_settings
 from llm_load.scenario_cli import locust_command

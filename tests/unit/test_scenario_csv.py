@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llm_load.core.prompt_files import read_prompt_file
-from llm_load.core.scenario import Scenario, ScenarioError, load_scenario
+from llm_load.core.scenario.prompt_files import read_prompt_file
+from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 from llm_load.scenario_cli import validate_files
 
 ROOT = Path(__file__).resolve().parents[2]

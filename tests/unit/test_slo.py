@@ -12,13 +12,13 @@ import pytest
 import yaml
 from rich.console import Console
 
-from llm_load.core.metrics import MetricsBook, ModelMetrics
-from llm_load.core.record import RequestRecord
-from llm_load.core.request_log import request_row
-from llm_load.core.scenario import ScenarioError, load_scenario
-from llm_load.core.slo import SLO, SLOError, SLOLimits, describe_slo, parse_slo
-from llm_load.core.summary import build_summary
-from llm_load.core.thresholds import ThresholdError, evaluate, parse_threshold
+from llm_load.core.metrics.book import MetricsBook, ModelMetrics
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.request_log import request_row
+from llm_load.core.metrics.slo import SLO, SLOError, SLOLimits, describe_slo, parse_slo
+from llm_load.core.metrics.summary import build_summary
+from llm_load.core.metrics.thresholds import ThresholdError, evaluate, parse_threshold
+from llm_load.core.scenario.schema import ScenarioError, load_scenario
 from llm_load.locust.options import add_arguments
 from llm_load.locust.settings import resolve_settings
 from llm_load.locust.webui import model_row

@@ -1,4 +1,4 @@
-"""Tests for llm_load.core.sse.SSEDecoder: recorded streams, arbitrary splits, spec edge cases."""
+"""Tests for llm_load.core.wire.sse.SSEDecoder: recorded streams, splits, spec edge cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.sse import SSEDecoder
 
 STREAMS = Path(__file__).resolve().parent.parent / "fixtures" / "streams"
 FIXTURES = sorted(p.name for p in STREAMS.glob("*.sse"))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.chat import ChatStream
+from llm_load.core.wire.sse import SSEDecoder
 
 STREAMS = Path(__file__).resolve().parent.parent / "fixtures" / "streams"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from llm_load.core.thresholds import ThresholdError, evaluate, parse_threshold
+from llm_load.core.metrics.thresholds import ThresholdError, evaluate, parse_threshold
 
 
 def summary():

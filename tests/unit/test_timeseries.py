@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from llm_load.core.metrics import MetricsBook
-from llm_load.core.record import RequestRecord
-from llm_load.core.summary import build_summary
-from llm_load.core.timeseries import TimeSeries
+from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.summary import build_summary
+from llm_load.core.metrics.timeseries import TimeSeries
 
 START = 1_800_000_000.0
 

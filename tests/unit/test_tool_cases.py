@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from llm_load.core.scenario_errors import ScenarioError
-from llm_load.core.tool_cases import (
+from llm_load.core.scenario.errors import ScenarioError
+from llm_load.core.tools.cases import (
     CATEGORIES,
     ToolCase,
     expected_calls,
@@ -19,7 +19,7 @@ from llm_load.core.tool_cases import (
     load_tool_cases,
     tool_result,
 )
-from llm_load.core.tool_grading import grade
+from llm_load.core.tools.grading import grade
 from llm_load.mock.config import TOOL_ERROR_KINDS
 from llm_load.mock.tool_answers import ErrorSchedule, ToolBook, wrong_answer
 

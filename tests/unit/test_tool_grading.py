@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from llm_load.core.tool_cases import Expectation, ToolCase
-from llm_load.core.tool_grading import GRADES, PRECEDENCE, diagnose, grade, same_value
+from llm_load.core.tools.cases import Expectation, ToolCase
+from llm_load.core.tools.grading import GRADES, PRECEDENCE, diagnose, grade, same_value
 
 WEATHER = {
     "type": "function",

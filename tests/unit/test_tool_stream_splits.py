@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from llm_load.core.chat import ChatStream
-from llm_load.core.sse import SSEDecoder
+from llm_load.core.wire.chat import ChatStream
+from llm_load.core.wire.sse import SSEDecoder
 from llm_load.mock.tool_answers import split_arguments, tool_call_deltas
 
 STREAMS = Path(__file__).resolve().parent.parent / "fixtures" / "streams"

@@ -1,7 +1,7 @@
 """The YAML scenario schema: target, model mix, prompts, tools, multi-turn, load, thresholds.
 
 Pydantic models with unknown keys rejected everywhere. `load_scenario(path)` reads the YAML
-(and a JSONL or CSV prompt file, relative to the scenario file: `llm_load.core.prompt_files`)
+(and a JSONL or CSV prompt file, relative to the scenario file: `core.scenario.prompt_files`)
 and raises `ScenarioError`, whose message lists every problem as
 `FILE: key.path[0].sub: what was expected (got ...)`; malformed YAML gives its line and column.
 Times are seconds, lengths are tokens. The scenario never holds an API key:
@@ -26,12 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from llm_load.core.load import Load, Stage
-from llm_load.core.prompt_files import Message, read_prompt_file
-from llm_load.core.scenario_errors import ScenarioError, format_errors
-from llm_load.core.slo import SLOLimits
-from llm_load.core.thresholds import Threshold, ThresholdError, parse_threshold
-from llm_load.core.tool_cases import ToolCase, load_tool_cases
+from llm_load.core.metrics.slo import SLOLimits
+from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.scenario.errors import ScenarioError, format_errors
+from llm_load.core.scenario.load import Load, Stage
+from llm_load.core.scenario.prompt_files import Message, read_prompt_file
+from llm_load.core.tools.cases import ToolCase, load_tool_cases
 
 __all__ = [
     "Dist",

@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_load.core.scenario import Dist, ModelSpec, Scenario
-from llm_load.core.tool_cases import ToolCase
+from llm_load.core.scenario.schema import Dist, ModelSpec, Scenario
+from llm_load.core.tools.cases import ToolCase
 
 __all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
 

@@ -22,7 +22,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_load.core.scenario_errors import ScenarioError
+from llm_load.core.scenario.errors import ScenarioError
 
 __all__ = ["Message", "read_prompt_file"]
 

@@ -20,10 +20,10 @@ import itertools
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from llm_load.core.chat import json_loads
+from llm_load.core.wire.chat import json_loads
 
 if TYPE_CHECKING:
-    from llm_load.core.tool_cases import Expectation, ExpectedCall
+    from llm_load.core.tools.cases import Expectation, ExpectedCall
 
 __all__ = [
     "GRADES",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_load.core.errors import error_text
+from llm_load.core.wire.errors import error_text
 
 try:  # orjson is 3-5x faster on small chunks; the stdlib is the fallback.
     from orjson import loads as json_loads

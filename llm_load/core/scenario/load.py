@@ -1,6 +1,6 @@
 """The `load:` part of a scenario: closed-loop users and stages, or open-loop rates.
 
-Pydantic models with unknown keys rejected (see `llm_load.core.scenario` for the whole
+Pydantic models with unknown keys rejected (see `llm_load.core.scenario.schema` for the whole
 scenario and its error messages). Times are seconds, rates requests/s, spawn rates users/s.
 """
 

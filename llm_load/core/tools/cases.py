@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from llm_load.core.scenario_errors import ScenarioError, format_errors
-from llm_load.core.tool_grading import ANY_OF, CONTAINS, allowed_values, diagnose
+from llm_load.core.scenario.errors import ScenarioError, format_errors
+from llm_load.core.tools.grading import ANY_OF, CONTAINS, allowed_values, diagnose
 
 __all__ = [
     "CATEGORIES",

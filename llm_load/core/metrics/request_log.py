@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_load.core.record import RequestRecord
-from llm_load.core.slo import SLO
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.slo import SLO
 
 __all__ = ["MAX_MESSAGE_CHARS", "RowBuffer", "request_row"]
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_load.core.arrivals import ArrivalStats
-from llm_load.core.histogram import LogHistogram
-from llm_load.core.record import RequestRecord
-from llm_load.core.slo import SLO
-from llm_load.core.timeseries import TimeSeries
+from llm_load.core.metrics.histogram import LogHistogram
+from llm_load.core.metrics.record import RequestRecord
+from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.timeseries import TimeSeries
+from llm_load.core.scenario.arrivals import ArrivalStats
 
 __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
 
@@ -66,7 +66,7 @@ class ModelMetrics:
         self.tool_errors: dict[str, int] = {}
 
     def add(self, rec: RequestRecord, good: bool = False) -> None:
-        """Account one call; `good`: it met the run's SLO (see `llm_load.core.slo`)."""
+        """Account one call; `good`: it met the run's SLO (see `llm_load.core.metrics.slo`)."""
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
         self.connection_retries += rec.connection_retries

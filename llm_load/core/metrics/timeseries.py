@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_load.core.histogram import LogHistogram
-from llm_load.core.record import RequestRecord
+from llm_load.core.metrics.histogram import LogHistogram
+from llm_load.core.metrics.record import RequestRecord
 
 __all__ = ["DEFAULT_INTERVAL_S", "TimeSeries", "Window"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from llm_load.core.chat import ChatStream
+from llm_load.core.wire.chat import ChatStream
 
 __all__ = ["RequestRecord", "estimate_tokens", "record_from_stream"]
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_load.core.histogram import LogHistogram
+from llm_load.core.metrics.histogram import LogHistogram
 
 __all__ = ["LATE_MS", "ArrivalSchedule", "ArrivalStats"]
 

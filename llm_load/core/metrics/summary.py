@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llm_load.core.metrics import MetricsBook
+from llm_load.core.metrics.book import MetricsBook
 
 __all__ = ["SCHEMA", "build_summary", "stage_index", "write_summary"]
 

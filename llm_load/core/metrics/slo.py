@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
-from llm_load.core.record import RequestRecord
+from llm_load.core.metrics.record import RequestRecord
 
 __all__ = ["SLO", "SLO_METRICS", "SLOError", "SLOLimits", "describe_slo", "parse_slo"]
 

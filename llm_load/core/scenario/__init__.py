@@ -1,0 +1,1 @@
+"""The YAML scenario: schema, load shapes, prompt files, seeded sampling and open-loop arrivals."""

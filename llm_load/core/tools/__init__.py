@@ -1,0 +1,1 @@
+"""Tool-call test cases and their grading."""
