@@ -133,7 +133,7 @@ class Option:
 
     def add_to(self, parser: Any) -> None:
         """Register on Locust's `LocustArgumentParser`."""
-        extra = {
+        extra: dict[str, Any] = {
             name: value
             for name, value in (
                 ("type", self.kind),
