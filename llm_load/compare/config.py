@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from llm_load.core.scenario.errors import format_errors
-from llm_load.core.wire.endpoint import redact
+from llm_load.core.wire.endpoint import KEY_ENV, ApiKey, redact
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -162,8 +162,7 @@ class FieldSpec:
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("endpoint", "--endpoint", ("LLM_LOAD_HOST", "OPENAI_BASE_URL"),
               ("api", "endpoint"), None, str),
-    FieldSpec("api_key", "--api-key", ("LLM_LOAD_API_KEY", "OPENAI_API_KEY"),
-              ("api", "token"), None, str),
+    FieldSpec("api_key", "--api-key", KEY_ENV, ("api", "token"), None, str),
     FieldSpec("models", "--models", ("LLM_LOAD_MODELS",), ("defaults", "models"), (),
               parse_models),
     FieldSpec("prompt", "--prompt", ("LLM_LOAD_PROMPT",), ("defaults", "prompt"),
@@ -305,14 +304,6 @@ def resolve_config(
 
 def _check_key(key: str | None, source: str) -> None:
     """A key that cannot go into an HTTP header is a configuration error."""
-    if key is None:
-        return
-    if "\r" in key or "\n" in key:
-        raise ConfigError(f"the API key from {source} contains a line break")
-    try:
-        key.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ConfigError(
-            f"the API key from {source} contains non-ASCII characters "
-            "(copied from a redacted display like sk-…?)"
-        ) from None
+    problem = ApiKey(key, source).problem
+    if problem:
+        raise ConfigError(f"the API key from {source} {problem}")

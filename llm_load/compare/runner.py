@@ -32,9 +32,10 @@ from llm_load.compare.output import View, make_console
 from llm_load.compare.user import CompareUser, Exchange
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.summary import write_summary
-from llm_load.core.wire.endpoint import api_base
-from llm_load.doctor.base import ApiKey, describe_error, scrub, secrets_of, server_message
+from llm_load.core.wire.endpoint import ApiKey, api_base, model_ids, scrub_secrets, secrets_of
 from llm_load.locust import install, llm_run
+from llm_load.locust.options import parsed_defaults
+from llm_load.plain_http import describe_error, new_session, server_message
 
 __all__ = ["CompareSession", "DiscoveryError", "discover_models", "run_compare"]
 
@@ -118,8 +119,7 @@ class CompareSession:
 def discover_models(config: CompareConfig, view: View) -> tuple[str, ...]:
     """The ids served by `GET {base}/models`, in the server's order."""
     url = api_base(config.endpoint) + "/models"
-    session = requests.Session()
-    session.trust_env = False  # no proxy or .netrc credentials replacing our key
+    session = new_session()  # no proxy or .netrc credentials replacing our key
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     try:
         resp = session.get(url, headers=headers, timeout=config.timeout_s)
@@ -139,18 +139,17 @@ def discover_models(config: CompareConfig, view: View) -> tuple[str, ...]:
             f"  give the models with --models a,b, or run `llm-load doctor -H "
             f"{config.endpoint}` for a step-by-step diagnosis"
         )
-    try:
-        ids = [str(entry["id"]) for entry in resp.json()["data"]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise DiscoveryError(f"GET {url}: not an OpenAI model list ({error!r})") from None
+    ids = model_ids(resp.content)
+    if ids is None:
+        raise DiscoveryError(f"GET {url}: not an OpenAI model list")
     if not ids:
         raise DiscoveryError(f"GET {url}: the server lists no models; give them with --models")
-    return tuple(dict.fromkeys(ids))
+    return ids
 
 
 def locust_options(config: CompareConfig, model: str) -> argparse.Namespace:
-    """The parsed options our Locust layer reads (as `llm_load.locust.options` defines)."""
-    return argparse.Namespace(
+    """The parsed options our Locust layer reads (`llm_load.locust.options`), plus Locust's."""
+    return parsed_defaults(
         model=model,
         api_key=config.api_key or "",
         max_tokens=config.max_tokens,
@@ -158,10 +157,6 @@ def locust_options(config: CompareConfig, model: str) -> argparse.Namespace:
         temperature=config.temperature,
         no_stream=config.no_stream,
         request_timeout=config.timeout_s,
-        llm_json="",
-        stream_reader="reactor",
-        scenario="",
-        threshold=None,
         headless=True,
         enable_rebalancing=False,
     )
@@ -211,7 +206,7 @@ def _stop_on_signals(stop: Callable[[], None]) -> list[Any]:
 def run_compare(config: CompareConfig) -> int:
     """The whole command: header, models, live lines, table, `--llm-json`; the exit code."""
     secrets = secrets_of(config.endpoint, ApiKey(config.api_key, config.sources["api_key"]))
-    view = View(make_console(), config, lambda obj: scrub(obj, secrets))
+    view = View(make_console(), config, lambda obj: scrub_secrets(obj, secrets))
     view.header()
     models, discovered = config.models, not config.models
     if discovered:
@@ -228,7 +223,7 @@ def run_compare(config: CompareConfig) -> int:
     summary["compare"] = {
         m: {k: v for k, v in extra.items() if k != "backend_text"} for m, extra in extras.items()
     }
-    summary = scrub(summary, secrets)
+    summary = scrub_secrets(summary, secrets)
     view.results(summary, models, extras)
     if config.llm_json:
         write_summary(summary, config.llm_json)

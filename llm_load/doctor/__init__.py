@@ -7,7 +7,9 @@ close matches), chat (1 token), stream (SSE, role, content, usage, reasoning, TT
 (a forced tool call; only ever warns). Exit codes: `EXIT_CODES` (0 when nothing failed).
 """
 
-from llm_load.doctor.base import ApiKey, Step, Target, resolve_key, scrub
+from llm_load.core.wire.endpoint import ApiKey, resolve_key
+from llm_load.core.wire.endpoint import scrub_secrets as scrub
+from llm_load.doctor.base import Step, Target
 from llm_load.doctor.endpoint import candidate_bases, host_for
 from llm_load.doctor.model import close_models
 from llm_load.doctor.run import (

@@ -16,7 +16,8 @@ import requests
 
 from llm_load.core.wire.chat import ChatStream, chat_request_body
 from llm_load.core.wire.sse import SSEDecoder
-from llm_load.doctor.base import Step, Target, describe_error, server_message
+from llm_load.doctor.base import Step, Target
+from llm_load.plain_http import describe_error, server_message
 
 __all__ = ["MESSAGES", "TOOL", "check_chat", "check_stream", "check_tools"]
 

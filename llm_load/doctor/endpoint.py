@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 import certifi
 import requests
 
-from llm_load.core.wire.endpoint import api_base
-from llm_load.doctor.base import Step, Target, describe_error, server_message
+from llm_load.core.wire.endpoint import api_base, model_entries
+from llm_load.doctor.base import Step, Target
+from llm_load.plain_http import describe_error, server_message
 
 __all__ = [
     "candidate_bases",
@@ -150,17 +151,6 @@ class Probe:
         return f"{self.url} → {self.status if self.status is not None else 'error'}"
 
 
-def _models_list(resp: requests.Response) -> list[dict[str, Any]] | None:
-    try:
-        doc = resp.json()
-    except ValueError:
-        return None
-    data = doc.get("data") if isinstance(doc, dict) else None
-    if not isinstance(data, list):
-        return None
-    return [m for m in data if isinstance(m, dict)]
-
-
 def probe_models(t: Target, base: str, keyless: bool = False) -> Probe:
     """Classify `GET {base}/models`."""
     t0 = perf_counter()
@@ -171,7 +161,7 @@ def probe_models(t: Target, base: str, keyless: bool = False) -> Probe:
     ms = (perf_counter() - t0) * 1e3
     status = resp.status_code
     if status == 200:
-        data = _models_list(resp)
+        data = model_entries(resp.content)
         if data is not None:
             return Probe(base, "ok", status, "", ms, data)
         text = f"it says: {server_message(resp)[:120]}"

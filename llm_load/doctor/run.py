@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llm_load.doctor.base import (
+from llm_load.core.wire.endpoint import (
     KEY_ENV,
-    Step,
-    Target,
     display_url,
     resolve_key,
-    scrub,
+    scrub_secrets,
     secrets_of,
 )
+from llm_load.doctor.base import Step, Target
 from llm_load.doctor.chat import check_chat, check_stream, check_tools
 from llm_load.doctor.endpoint import check_auth, check_connect, check_endpoint, host_for
 from llm_load.doctor.model import check_model
@@ -70,7 +69,7 @@ class DoctorRun:
     def header(self) -> dict[str, Any]:
         """What is examined, with the key shown redacted and its source."""
         key = self.target.key
-        return scrub(
+        return scrub_secrets(
             {
                 "target": display_url(self.target.url),
                 "api_key": {"shown": key.shown, "source": key.source},
@@ -92,7 +91,7 @@ class DoctorRun:
                     stopped = step.level == "fail" and step.stop
                 self.steps.append(step)
                 if on_step is not None:
-                    on_step(scrub(step.to_dict(), self.secrets))
+                    on_step(scrub_secrets(step.to_dict(), self.secrets))
         finally:
             self.target.session.close()
 
@@ -133,7 +132,7 @@ class DoctorRun:
             "ok": self.exit_code == 0,
             "exit_code": self.exit_code,
         }
-        return scrub(doc, self.secrets)
+        return scrub_secrets(doc, self.secrets)
 
 
 def _guarded(name: str, check: Check, target: Target) -> Step:
@@ -213,4 +212,4 @@ def list_models(
         "steps": [s.to_dict() for s in run.steps],
         "exit_code": code,
     }
-    return scrub(doc, run.secrets)
+    return scrub_secrets(doc, run.secrets)

@@ -1,161 +1,329 @@
-"""llm-load's Locust command-line options (each also an `LLM_LOAD_<NAME>` env var).
+"""llm-load's Locust command-line options: one table, each also an `LLM_LOAD_<NAME>` env var.
 
-Registered on Locust's own parser through `init_command_line_parser`, so they show in
-`locust --help`, in `locust.conf`, in the web UI start form (the API key as a masked
-secret field) and reach workers with the master's parsed options. Nothing is read here.
+`OPTIONS` is the only place an option is written: flag, default, help, how its parsed (or
+web-form text) value becomes a `Settings` value and how the run summary shows it. From it,
+`add_arguments` registers them on Locust's own parser through `init_command_line_parser`, so
+they show in `locust --help`, in `locust.conf`, in the web UI start form (the API key as a
+masked secret field) and reach workers with the master's parsed options; `Settings` reads
+and shows them (`llm_load.locust.settings`). Nothing is read here.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["add_arguments"]
+from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.thresholds import Threshold, parse_threshold
+from llm_load.core.wire.endpoint import redact
+
+__all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
 
 DEFAULT_PROMPT = "Write a short story about a robot who learns to paint."
+
+Reader = Callable[[Any, Any], Any]  # (parsed or web-form value, the option's default) -> value
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _int(value: Any) -> int | None:
+    """An integer from a CLI value or web-form text; None when blank."""
+    return None if _blank(value) else int(value)
+
+
+def _float(value: Any, default: Any = None) -> float | None:
+    """A number from a CLI value or web-form text; None when blank."""
+    return None if _blank(value) else float(value)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(value)
+
+
+def _text(value: Any, default: Any) -> str:
+    return value or ""
+
+
+def _text_or_default(value: Any, default: Any) -> Any:
+    return value or default
+
+
+def _max_tokens(value: Any, default: Any) -> int | None:
+    tokens = _int(value)
+    return tokens if tokens and tokens > 0 else None  # blank or <= 0: no cap sent
+
+
+def _float_or_default(value: Any, default: float) -> float:
+    return _float(value) or default
+
+
+def _seconds_or_off(value: Any, default: float) -> float:
+    return max(0.0, _float(value) or default)
+
+
+def _turns(value: Any, default: int) -> int:
+    return max(1, _int(value) or default)
+
+
+def _stream(value: Any, default: Any) -> bool:
+    return not _flag(value)
+
+
+def _insecure(value: Any, default: Any) -> bool:
+    return _flag(value)
+
+
+def _thresholds(value: Any, default: Any) -> tuple[Threshold, ...]:
+    return tuple(parse_threshold(t) for t in value or ())
+
+
+def _slo(value: Any, default: Any) -> SLO | None:
+    return SLO.of(*value) if value else None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option. `field`: its `Settings` attribute ("" = the argparse dest); `read` turns
+    the parsed value into it (None: resolved elsewhere); `public`: its key in the summary's
+    settings (None: not shown) with the value `shown`; the rest goes to `add_argument`."""
+
+    flag: str
+    default: Any
+    help: str
+    field: str = ""
+    read: Reader | None = _text
+    public: str | None = None
+    shown: Callable[[Any], Any] = _same
+    kind: type[int] | type[float] | None = None  # argparse type
+    action: str | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    secret: bool = False  # masked in the web UI form, never shown
+    web: bool = True  # in the web UI start form
+
+    @property
+    def dest(self) -> str:
+        """The argparse dest (`--max-tokens` -> `max_tokens`)."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def env_var(self) -> str:
+        """`LLM_LOAD_MAX_TOKENS` for `--max-tokens`."""
+        return "LLM_LOAD_" + self.dest.upper()
+
+    @property
+    def attribute(self) -> str:
+        """The `Settings` attribute holding this option's value."""
+        return self.field or self.dest
+
+    def value(self, options: Any) -> Any:
+        """This option's `Settings` value from Locust's parsed options (or web-form text)."""
+        assert self.read is not None, f"{self.flag} is resolved elsewhere"
+        return self.read(getattr(options, self.dest, None), self.default)
+
+    def add_to(self, parser: Any) -> None:
+        """Register on Locust's `LocustArgumentParser`."""
+        extra: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("type", self.kind),
+                ("action", self.action),
+                ("choices", self.choices),
+                ("metavar", self.metavar),
+            )
+            if value is not None
+        }
+        if self.secret:
+            extra["is_secret"] = True
+        if not self.web:
+            extra["include_in_web_ui"] = False
+        parser.add_argument(
+            self.flag, env_var=self.env_var, default=self.default, help=self.help, **extra
+        )
+
+
+def _key_shown(key: str) -> str:
+    return redact(key) if key else "(none)"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--model",
+        "",
+        "Model id to request (default: the first id served by GET /v1/models)",
+        public="model",
+    ),
+    Option(
+        "--api-key",
+        "",
+        "API key sent as 'Authorization: Bearer KEY' (falls back to OPENAI_API_KEY)",
+        read=None,  # with OPENAI_API_KEY and the start-up key: Settings.from_options
+        public="api_key",
+        shown=_key_shown,
+        secret=True,
+    ),
+    Option(
+        "--max-tokens",
+        128,
+        "max_tokens per request (output length cap)",
+        read=_max_tokens,
+        public="max_tokens",
+        kind=int,
+    ),
+    Option(
+        "--prompt",
+        DEFAULT_PROMPT,
+        "User prompt sent by the chat user",
+        public="prompt_chars",
+        shown=len,
+    ),
+    Option(
+        "--temperature",
+        None,
+        "Sampling temperature (default: not sent, the server's default)",
+        read=_float,
+        public="temperature",
+        kind=float,
+    ),
+    Option(
+        "--no-stream",
+        False,
+        "Send non-streaming requests (no TTFT/ITL then)",
+        field="stream",
+        read=_stream,
+        public="stream",
+        action="store_true",
+    ),
+    Option(
+        "--request-timeout",
+        60.0,
+        "Seconds without any byte from the server before a request fails (stall timeout)",
+        field="request_timeout_s",
+        read=_float_or_default,
+        public="request_timeout_s",
+        kind=float,
+    ),
+    Option(
+        "--ttft-timeout",
+        0.0,
+        "Seconds after sending by which a streamed request's first token must arrive, "
+        "else it fails as ttft_timeout (0: off, the default)",
+        field="ttft_timeout_s",
+        read=_seconds_or_off,
+        public="ttft_timeout_s",
+        kind=float,
+        metavar="S",
+    ),
+    Option(
+        "--insecure",
+        False,
+        "Do not verify the server's TLS certificate (self-signed or private CA); "
+        "verified by default",
+        read=_insecure,
+        public="insecure",
+        action="store_true",
+    ),
+    Option(
+        "--llm-json",
+        "",
+        "Write the LLM run summary (summary.json schema) to this path when the test stops",
+        web=False,
+    ),
+    Option(
+        "--llm-requests",
+        "",
+        "Write every LLM call as one JSON line to this file (on the master in "
+        "distributed runs; workers ship their rows with their reports)",
+        metavar="PATH",
+        web=False,
+    ),
+    Option(
+        "--llm-html",
+        "",
+        "Write the self-contained HTML report (charts) to this path when the test stops",
+        metavar="PATH",
+        web=False,
+    ),
+    Option(
+        "--tool-cases",
+        "",
+        "Tool-call dataset (JSONL) for locustfiles/tools.py "
+        "(default: the shipped scenarios/data/tools_basic.jsonl)",
+        metavar="PATH",
+    ),
+    Option(
+        "--tool-turns",
+        3,
+        "Most requests of one tool task: after a tool call the results are sent back "
+        "until a text answer or this many turns (1: no loop)",
+        read=_turns,
+        kind=int,
+    ),
+    Option(
+        "--stream-reader",
+        "reactor",
+        "How streams are read: one epoll reactor per process with batched wake-ups "
+        "(reactor, default) or each user's greenlet reading its own socket (greenlet)",
+        read=_text_or_default,
+        choices=("reactor", "greenlet"),
+        web=False,
+    ),
+    Option(
+        "--scenario",
+        "",
+        "YAML scenario run by locustfiles/scenario.py (model mix, prompts, load, "
+        "thresholds); see docs/scenarios.md",
+        read=None,  # loaded by resolve_settings
+        public="scenario",
+        shown=lambda scenario: scenario.name if scenario else None,
+        metavar="PATH",
+    ),
+    Option(
+        "--threshold",
+        None,
+        "Pass/fail check on the run summary, repeatable, e.g. 'ttft_ms.p99 < 500', "
+        "'error_rate <= 0.01', 'itl_ms.p95@MODEL < 50'. Exit code 3 when one fails",
+        field="thresholds",
+        read=_thresholds,
+        public="thresholds",
+        shown=lambda thresholds: [t.text for t in thresholds],
+        action="append",
+        metavar="EXPR",
+        web=False,
+    ),
+    Option(
+        "--slo",
+        None,
+        "Per-request SLO limit in ms, repeatable: 'ttft_ms <= 500', 'itl_ms <= 50' (the "
+        "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000'. Adds goodput (requests "
+        "meeting every limit) to the summary; overrides the scenario's slo: per metric",
+        read=_slo,
+        public="slo",
+        shown=lambda slo: slo.as_dict() if slo else None,
+        action="append",
+        metavar="EXPR",
+        web=False,
+    ),
+)
 
 
 def add_arguments(parser: Any) -> None:
     """Add our options to Locust's `LocustArgumentParser`."""
-    add = parser.add_argument
-    add(
-        "--model",
-        env_var="LLM_LOAD_MODEL",
-        default="",
-        help="Model id to request (default: the first id served by GET /v1/models)",
-    )
-    add(
-        "--api-key",
-        env_var="LLM_LOAD_API_KEY",
-        default="",
-        is_secret=True,
-        help="API key sent as 'Authorization: Bearer KEY' (falls back to OPENAI_API_KEY)",
-    )
-    add(
-        "--max-tokens",
-        env_var="LLM_LOAD_MAX_TOKENS",
-        type=int,
-        default=128,
-        help="max_tokens per request (output length cap)",
-    )
-    add(
-        "--prompt",
-        env_var="LLM_LOAD_PROMPT",
-        default=DEFAULT_PROMPT,
-        help="User prompt sent by the chat user",
-    )
-    add(
-        "--temperature",
-        env_var="LLM_LOAD_TEMPERATURE",
-        type=float,
-        default=None,
-        help="Sampling temperature (default: not sent, the server's default)",
-    )
-    add(
-        "--no-stream",
-        env_var="LLM_LOAD_NO_STREAM",
-        action="store_true",
-        default=False,
-        help="Send non-streaming requests (no TTFT/ITL then)",
-    )
-    add(
-        "--request-timeout",
-        env_var="LLM_LOAD_REQUEST_TIMEOUT",
-        type=float,
-        default=60.0,
-        help="Seconds without any byte from the server before a request fails (stall timeout)",
-    )
-    add(
-        "--ttft-timeout",
-        env_var="LLM_LOAD_TTFT_TIMEOUT",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="Seconds after sending by which a streamed request's first token must arrive, "
-        "else it fails as ttft_timeout (0: off, the default)",
-    )
-    add(
-        "--insecure",
-        env_var="LLM_LOAD_INSECURE",
-        action="store_true",
-        default=False,
-        help="Do not verify the server's TLS certificate (self-signed or private CA); "
-        "verified by default",
-    )
-    add(
-        "--llm-json",
-        env_var="LLM_LOAD_LLM_JSON",
-        default="",
-        include_in_web_ui=False,
-        help="Write the LLM run summary (summary.json schema) to this path when the test stops",
-    )
-    add(
-        "--llm-requests",
-        env_var="LLM_LOAD_LLM_REQUESTS",
-        default="",
-        metavar="PATH",
-        include_in_web_ui=False,
-        help="Write every LLM call as one JSON line to this file (on the master in "
-        "distributed runs; workers ship their rows with their reports)",
-    )
-    add(
-        "--llm-html",
-        env_var="LLM_LOAD_LLM_HTML",
-        default="",
-        metavar="PATH",
-        include_in_web_ui=False,
-        help="Write the self-contained HTML report (charts) to this path when the test stops",
-    )
-    add(
-        "--tool-cases",
-        env_var="LLM_LOAD_TOOL_CASES",
-        default="",
-        metavar="PATH",
-        help="Tool-call dataset (JSONL) for locustfiles/tools.py "
-        "(default: the shipped scenarios/data/tools_basic.jsonl)",
-    )
-    add(
-        "--tool-turns",
-        env_var="LLM_LOAD_TOOL_TURNS",
-        type=int,
-        default=3,
-        help="Most requests of one tool task: after a tool call the results are sent back "
-        "until a text answer or this many turns (1: no loop)",
-    )
-    add(
-        "--stream-reader",
-        env_var="LLM_LOAD_STREAM_READER",
-        choices=("reactor", "greenlet"),
-        default="reactor",
-        include_in_web_ui=False,
-        help="How streams are read: one epoll reactor per process with batched wake-ups "
-        "(reactor, default) or each user's greenlet reading its own socket (greenlet)",
-    )
-    add(
-        "--scenario",
-        env_var="LLM_LOAD_SCENARIO",
-        default="",
-        metavar="PATH",
-        help="YAML scenario run by locustfiles/scenario.py (model mix, prompts, load, "
-        "thresholds); see docs/scenarios.md",
-    )
-    add(
-        "--threshold",
-        env_var="LLM_LOAD_THRESHOLD",
-        action="append",
-        default=None,
-        metavar="EXPR",
-        include_in_web_ui=False,
-        help="Pass/fail check on the run summary, repeatable, e.g. 'ttft_ms.p99 < 500', "
-        "'error_rate <= 0.01', 'itl_ms.p95@MODEL < 50'. Exit code 3 when one fails",
-    )
-    add(
-        "--slo",
-        env_var="LLM_LOAD_SLO",
-        action="append",
-        default=None,
-        metavar="EXPR",
-        include_in_web_ui=False,
-        help="Per-request SLO limit in ms, repeatable: 'ttft_ms <= 500', 'itl_ms <= 50' (the "
-        "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000'. Adds goodput (requests "
-        "meeting every limit) to the summary; overrides the scenario's slo: per metric",
-    )
+    for option in OPTIONS:
+        option.add_to(parser)
+
+
+def parsed_defaults(**values: Any) -> argparse.Namespace:
+    """Options as Locust would parse them with no flag given, `values` replacing some
+    (for running our users with Locust as a library)."""
+    return argparse.Namespace(**{**{o.dest: o.default for o in OPTIONS}, **values})

@@ -31,6 +31,7 @@ from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import build_summary, stage_index, write_summary
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
+from llm_load.core.wire.endpoint import model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
@@ -344,8 +345,11 @@ def discover_model(settings: Settings) -> str:
             verify=not settings.insecure,
         )
         resp.raise_for_status()
-        return str(resp.json()["data"][0]["id"])
-    except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:
+        ids = model_ids(resp.content)
+        if not ids:
+            raise ValueError("no model listed" if ids == () else "not an OpenAI model list")
+        return ids[0]
+    except (requests.RequestException, ValueError) as error:
         log.error("--model not given and GET %s/models failed: %s", settings.base_url, error)
         return ""
 

@@ -13,20 +13,26 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from llm_load.core.metrics.slo import SLO
-from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.metrics.thresholds import Threshold, ThresholdError
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
-from llm_load.core.wire.endpoint import api_base, redact
+from llm_load.core.wire.endpoint import api_base, resolve_key
+from llm_load.locust.options import OPTIONS
 
 __all__ = ["Settings", "resolve_settings"]
+
+KEY_SOURCE = "--api-key / LLM_LOAD_API_KEY"  # Locust's parser reads the env var into the flag
+KEY_FALLBACK = ("OPENAI_API_KEY",)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What every LLM user of a run needs; `api_key` is never printed (see `public`)."""
+    """What every LLM user of a run needs; `api_key` is never printed (see `public`).
+
+    Each field but `host`, `key_source` and `scenario` is one option of `OPTIONS` (its
+    default, coercion and summary form are written there)."""
 
     host: str
     model: str
@@ -37,16 +43,16 @@ class Settings:
     temperature: float | None
     stream: bool
     request_timeout_s: float
+    ttft_timeout_s: float  # 0: off
+    insecure: bool  # skip TLS certificate verification
     llm_json: str
-    stream_reader: str = "reactor"
-    llm_requests: str = ""
-    llm_html: str = ""
-    tool_cases: str = ""
-    tool_turns: int = 3
-    ttft_timeout_s: float = 0.0  # 0: off
-    insecure: bool = False  # skip TLS certificate verification
-    thresholds: tuple[Threshold, ...] = ()
-    slo: SLO | None = None  # per-request limits defining goodput (--slo, scenario slo:)
+    llm_requests: str
+    llm_html: str
+    tool_cases: str
+    tool_turns: int
+    stream_reader: str
+    thresholds: tuple[Threshold, ...]
+    slo: SLO | None  # per-request limits defining goodput (--slo, scenario slo:)
     scenario: Scenario | None = None
 
     @property
@@ -66,49 +72,15 @@ class Settings:
 
         `configured_key` is the key given at start-up: the web form shows secret fields
         blank, so an empty submitted key means "keep it"."""
-        get = partial(getattr, options)
-        key, source = _resolve_key(get("api_key", "") or configured_key, environ)
-        max_tokens = _number(get("max_tokens", None), int)
-        return cls(
-            host=host,
-            model=get("model", "") or "",
-            api_key=key,
-            key_source=source,
-            max_tokens=max_tokens if max_tokens and max_tokens > 0 else None,
-            prompt=get("prompt", "") or "",
-            temperature=_number(get("temperature", None), float),
-            stream=not _flag(get("no_stream", False)),
-            request_timeout_s=_number(get("request_timeout", None), float) or 60.0,
-            llm_json=get("llm_json", "") or "",
-            stream_reader=get("stream_reader", "reactor") or "reactor",
-            llm_requests=get("llm_requests", "") or "",
-            llm_html=get("llm_html", "") or "",
-            tool_cases=get("tool_cases", "") or "",
-            tool_turns=max(1, _number(get("tool_turns", None), int) or 3),
-            ttft_timeout_s=max(0.0, _number(get("ttft_timeout", None), float) or 0.0),
-            insecure=_flag(get("insecure", False)),
-            thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
-            slo=SLO.of(*slos) if (slos := get("slo", None) or ()) else None,
-        )
+        flag = getattr(options, "api_key", "") or configured_key or None
+        key = resolve_key(flag, environ, KEY_FALLBACK, KEY_SOURCE)
+        values = {o.attribute: o.value(options) for o in OPTIONS if o.read is not None}
+        return cls(host=host, api_key=key.value or "", key_source=key.source, **values)
 
     def public(self) -> dict[str, Any]:
         """The settings as shown in summaries and logs, with the key redacted."""
-        return {
-            "host": self.host,
-            "model": self.model,
-            "api_key": redact(self.api_key) if self.api_key else "(none)",
-            "api_key_source": self.key_source,
-            "max_tokens": self.max_tokens,
-            "prompt_chars": len(self.prompt),
-            "temperature": self.temperature,
-            "stream": self.stream,
-            "request_timeout_s": self.request_timeout_s,
-            "ttft_timeout_s": self.ttft_timeout_s,
-            "insecure": self.insecure,
-            "thresholds": [t.text for t in self.thresholds],
-            "slo": self.slo.as_dict() if self.slo else None,
-            "scenario": self.scenario.name if self.scenario else None,
-        }
+        shown = {o.public: o.shown(getattr(self, o.attribute)) for o in OPTIONS if o.public}
+        return {"host": self.host, **shown, "api_key_source": self.key_source}
 
     def with_scenario(self, scenario: Scenario, environ: Mapping[str, str]) -> Settings:
         """These settings with the scenario's defaults; flags and `-H` keep precedence."""
@@ -167,24 +139,3 @@ def _no_goodput_checks(thresholds: tuple[Threshold, ...]) -> None:
                 f"threshold {threshold.text!r}: goodput needs an SLO, e.g. "
                 "--slo 'ttft_ms <= 500' or 'slo: {ttft_ms: 500}' in the scenario"
             )
-
-
-def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    """A number from a CLI value or web-form text; None when blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return kind(value)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "on", "yes")
-    return bool(value)
-
-
-def _resolve_key(flag_value: str, environ: Mapping[str, str]) -> tuple[str, str]:
-    if flag_value:
-        return flag_value, "--api-key / LLM_LOAD_API_KEY"
-    if environ.get("OPENAI_API_KEY"):
-        return environ["OPENAI_API_KEY"], "OPENAI_API_KEY"
-    return "", "none"

@@ -89,8 +89,10 @@ class Marks:
                 parts.append((mark - pos, at if arrived is None else min(at, arrived)))
                 pos = mark
         if pos < end:  # had arrived by the next mark too, if any (a peek saw them)
-            at = self.times[0] if self.ends else arrived
-            parts.append((end - pos, at if arrived is None else min(at, arrived)))
+            seen = self.times[0] if self.ends else arrived
+            parts.append(
+                (end - pos, seen if arrived is None or seen is None else min(seen, arrived))
+            )
         self.consumed = end
         return parts
 

@@ -198,7 +198,7 @@ def use_nonyielding_pool_check() -> None:
 
     if getattr(ConnectionPool._is_socket_alive, "_llm_load", False):
         return
-    poll, pollin = get_original("select", ["poll", "POLLIN"])
+    poll, pollin = get_original("select", "poll"), get_original("select", "POLLIN")
 
     def _is_socket_alive(self: Any, sock: Any) -> bool:
         if sock is None:

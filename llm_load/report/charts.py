@@ -54,7 +54,7 @@ def _points(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _marks(summary: dict[str, Any]) -> list[dict[str, Any]]:
     stages = summary.get("stages")
-    marks = []
+    marks: list[dict[str, Any]] = []
     for stage in stages if isinstance(stages, list) else []:
         if isinstance(stage, dict) and (start := _num(stage.get("start_s"))) is not None:
             label = stage.get("label") or f"stage {stage.get('index', len(marks))}"

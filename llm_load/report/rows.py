@@ -65,7 +65,13 @@ _STATS = {
     "e2e_p50_ms": ("e2e_ms", "p50"),
     "e2e_p99_ms": ("e2e_ms", "p99"),
 }
-_SCALARS = ("requests", "failures", "cancelled", "requests_per_s", "output_tokens_per_s")
+_SCALARS: tuple[str, ...] = (
+    "requests",
+    "failures",
+    "cancelled",
+    "requests_per_s",
+    "output_tokens_per_s",
+)
 _SCALARS += ("input_tokens", "output_tokens")
 
 

@@ -15,7 +15,7 @@ from llm_load.compare.output import View, duration, result_table
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.summary import build_summary
-from llm_load.doctor.base import scrub
+from llm_load.core.wire.endpoint import scrub_secrets as scrub
 
 KEY = "sk-secret-key-123456"
 

@@ -9,7 +9,7 @@ import locust  # noqa: F401
 import pytest
 
 from llm_load.core.wire.chat import ChatStream
-from llm_load.core.wire.endpoint import api_base
+from llm_load.core.wire.endpoint import api_base, display_url, secrets_of
 from llm_load.doctor import (
     ApiKey,
     candidate_bases,
@@ -19,7 +19,6 @@ from llm_load.doctor import (
     resolve_key,
     scrub,
 )
-from llm_load.doctor.base import display_url, secrets_of
 from llm_load.doctor.chat import _stream_step
 
 H = "http://h:8000"

@@ -1,9 +1,14 @@
-"""Settings resolution: key precedence, web-form text coerced, key never in public()."""
+"""Settings resolution: key precedence, web-form text coerced, key never in public(); the one
+option table behind the parser, the settings and the summary."""
 
+from locust.argument_parser import get_parser
+
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
 
+from llm_load.locust.options import DEFAULT_PROMPT, OPTIONS, add_arguments
 from llm_load.locust.settings import Settings
 
 
@@ -61,3 +66,38 @@ def test_web_form_text_is_coerced(form, expected):
 def test_public_settings_redact_the_key():
     s = Settings.from_options(options(api_key="sk-secret-abcdef123456"), "h", {})
     assert "secret" not in str(s.public()) and s.public()["api_key"] == "sk-…3456"
+
+
+def parse(argv=(), env=None):
+    parser = get_parser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv), env_vars=env or {})
+
+
+def test_one_option_table_drives_parser_settings_and_summary():
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert fields == {o.attribute for o in OPTIONS} | {"host", "key_source"}
+    assert [o.env_var for o in OPTIONS if o.secret] == ["LLM_LOAD_API_KEY"]
+    s = Settings.from_options(parse(), "h", {})
+    assert (s.max_tokens, s.prompt, s.request_timeout_s, s.tool_turns, s.stream_reader) == (
+        128,
+        DEFAULT_PROMPT,
+        60.0,
+        3,
+        "reactor",
+    )
+    assert s.public()["prompt_chars"] == len(DEFAULT_PROMPT) and s.public()["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("env", "attribute", "value"),
+    [
+        ({"LLM_LOAD_MAX_TOKENS": "7"}, "max_tokens", 7),
+        ({"LLM_LOAD_NO_STREAM": "true"}, "stream", False),
+        ({"LLM_LOAD_TOOL_TURNS": "5"}, "tool_turns", 5),
+        ({"LLM_LOAD_STREAM_READER": "greenlet"}, "stream_reader", "greenlet"),
+        ({"LLM_LOAD_API_KEY": "sk-env-flag-1234"}, "key_source", "--api-key / LLM_LOAD_API_KEY"),
+    ],
+)
+def test_each_option_is_also_an_env_var(env, attribute, value):
+    assert getattr(Settings.from_options(parse(env=env), "h", {}), attribute) == value

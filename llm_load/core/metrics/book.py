@@ -57,6 +57,28 @@ class ModelMetrics:
     """Counters and latency histograms for one model (or for all models together)."""
 
     __slots__ = (*COUNTERS, *HISTOGRAMS, "tool_errors")
+    # The slots, as set by __init__ (for type checkers): counters, then histograms.
+    requests: int
+    failures: int
+    cancelled: int
+    input_tokens: int
+    output_tokens: int
+    usage_reported: int
+    usage_estimated: int
+    connection_retries: int
+    tool_expected: int
+    tool_correct: int
+    good: int
+    good_output_tokens: int
+    ttft_ms: LogHistogram
+    itl_ms: LogHistogram
+    tpot_ms: LogHistogram
+    e2e_ms: LogHistogram
+    request_output_tokens_per_s: LogHistogram
+    tool_first_call_ms: LogHistogram
+    tool_call_ms: LogHistogram
+    tool_args_tokens_per_s: LogHistogram
+    task_ms: LogHistogram
 
     def __init__(self) -> None:
         for name in COUNTERS:

@@ -76,7 +76,9 @@ class Window:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Window:
         return cls(
-            *(int(data[name]) for name in _COUNTERS),
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
+            output_tokens=int(data["output_tokens"]),
             errors={str(k): int(v) for k, v in data["errors"].items()},
             ttft_ms=LogHistogram.from_dict(data["ttft_ms"]),
             e2e_ms=LogHistogram.from_dict(data["e2e_ms"]),

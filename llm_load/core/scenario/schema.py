@@ -57,7 +57,7 @@ def _check_threshold(text: str) -> str:
     return text
 
 
-class Target(BaseModel):
+class TargetDefaults(BaseModel):
     """Defaults for the server: `host` (base URL) and the NAME of the API key's env var."""
 
     model_config = _STRICT
@@ -176,7 +176,7 @@ class Scenario(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     seed: int = 0
-    target: Target = Field(default_factory=Target)
+    target: TargetDefaults = Field(default_factory=TargetDefaults)
     models: list[ModelSpec] = Field(min_length=1)
     prompts: Prompts | None = None
     tools: Tools | None = None

@@ -147,7 +147,9 @@ def _functions(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _check_choice(choice: str | dict[str, Any], expect: Expectation, functions: dict) -> None:
+def _check_choice(
+    choice: str | dict[str, Any], expect: Expectation, functions: dict[str, Any]
+) -> None:
     names = {c.name for c in expect.calls or []}
     if isinstance(choice, str):
         if choice not in ("auto", "required", "none"):

@@ -1,17 +1,42 @@
-"""Endpoint URLs and secrets as users give them, made canonical and safe to print.
+"""Endpoint URLs, API keys, secrets and `/models` answers, as users and servers give them.
 
 `api_base` accepts a server base URL with or without a trailing `/v1` (and tolerates a
 doubled `/v1/v1`) and returns the `/v1` base every OpenAI-compatible path hangs from.
-`redact` shows an API key only as `sk-…abcd`; `scrub` removes a key from any text (a server
-that echoes a wrong key back in its error message must not put it into our outputs).
+`resolve_key` picks the API key and names its source (the caller passes the environment).
+`redact` shows a key only as `sk-…abcd`; `scrub` removes one key from a text (a server that
+echoes a wrong key back in its error message must not put it into our outputs) and
+`scrub_secrets` removes every form of a key and a URL's password from strings, lists and
+dicts. `model_entries` / `model_ids` read the body of `GET /models`.
 """
 
 from __future__ import annotations
 
-__all__ = ["REDACTED", "api_base", "redact", "scrub"]
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
 
+__all__ = [
+    "KEY_ENV",
+    "REDACTED",
+    "ApiKey",
+    "api_base",
+    "display_url",
+    "model_entries",
+    "model_ids",
+    "redact",
+    "resolve_key",
+    "scrub",
+    "scrub_secrets",
+    "secrets_of",
+]
+
+KEY_ENV = ("LLM_LOAD_API_KEY", "OPENAI_API_KEY")  # where a key is looked for, in order
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 4  # shorter "keys" would mangle ordinary words when scrubbed
+WHOLE_WORD_BELOW = 8  # `scrub_secrets` replaces shorter secrets only as whole words
 
 
 def api_base(host: str) -> str:
@@ -22,6 +47,15 @@ def api_base(host: str) -> str:
     return base if base.endswith("/v1") else base + "/v1"
 
 
+def display_url(url: str) -> str:
+    """The URL with any `user:password@` replaced by `***@`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+# -- the API key -----------------------------------------------------------------------------
 def redact(key: str | None) -> str:
     """A key as `sk-…abcd` (prefix and last 4 characters), `(none)` or `(empty)`."""
     if key is None:
@@ -34,8 +68,118 @@ def redact(key: str | None) -> str:
     return f"{prefix}…{key[-4:]}"
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """The API key (None: none configured) and its source: a flag, an env name or `none`."""
+
+    value: str | None = field(repr=False)
+    source: str
+
+    @property
+    def shown(self) -> str:
+        """`sk-…abcd`, `(none)` or `(empty)`; surrounding whitespace is named, not shown."""
+        value = self.value
+        if value is not None and value.strip() and value != value.strip():
+            return redact(value.strip()) + " (with surrounding whitespace)"
+        return redact(value)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this key cannot be sent as an HTTP header, or None."""
+        if self.value is None:
+            return None
+        if "\r" in self.value or "\n" in self.value:
+            return "contains a line break (read from a file with a trailing newline?)"
+        try:
+            self.value.encode("latin-1")
+        except UnicodeEncodeError:
+            return "contains non-ASCII characters (copied from a redacted display like sk-…?)"
+        return None
+
+    def headers(self) -> dict[str, str]:
+        """`Authorization: Bearer KEY` (`Bearer ` alone for an empty key); none when unsendable."""
+        if self.value is None or self.problem:
+            return {}
+        return {"Authorization": f"Bearer {self.value}"}
+
+
+def resolve_key(
+    flag: str | None,
+    environ: Mapping[str, str],
+    env: tuple[str, ...] = KEY_ENV,
+    flag_source: str = "--api-key",
+) -> ApiKey:
+    """`flag` when given (None: not given; even empty), else the first non-empty of the `env`
+    variables in `environ`, else no key (`ApiKey(None, "none")`)."""
+    if flag is not None:
+        return ApiKey(flag, flag_source)
+    for name in env:
+        if environ.get(name):
+            return ApiKey(environ[name], name)
+    return ApiKey(None, "none")
+
+
+# -- secrets out of every text ---------------------------------------------------------------
 def scrub(text: str, secret: str | None) -> str:
     """`text` with every occurrence of `secret` replaced by `[redacted]`."""
     if not secret or len(secret) < MIN_SECRET_CHARS or secret not in text:
         return text
     return text.replace(secret, REDACTED)
+
+
+def secrets_of(url: str, key: ApiKey) -> tuple[str, ...]:
+    """The strings that must never be printed: the key (as is, stripped, URL-quoted), the
+    URL's password; longest first."""
+    found = []
+    if key.value:
+        found += [key.value, key.value.strip(), quote(key.value, safe="")]
+    password = urlsplit(url).password
+    if password:
+        found.append(password)
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
+
+
+def scrub_secrets(obj: Any, secrets: tuple[str, ...]) -> Any:
+    """`obj` (a string, or lists/dicts of them) with every secret replaced by its redaction.
+
+    Secrets shorter than 8 characters are replaced only as whole words, so that a short key
+    such as `1` does not mangle numbers."""
+    if isinstance(obj, str):
+        for secret in secrets:
+            if len(secret) >= WHOLE_WORD_BELOW:
+                obj = obj.replace(secret, redact(secret))
+            else:
+                pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
+                obj = re.sub(pattern, redact(secret), obj)
+        return obj
+    if isinstance(obj, dict):
+        return {k: scrub_secrets(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [scrub_secrets(v, secrets) for v in obj]
+    return obj
+
+
+# -- GET /models -----------------------------------------------------------------------------
+def _model_data(body: bytes | str) -> list[Any] | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:  # not JSON (UnicodeDecodeError included)
+        return None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return data if isinstance(data, list) else None
+
+
+def model_entries(body: bytes | str) -> list[dict[str, Any]] | None:
+    """The entries (objects) of an OpenAI model list `{"data": [...]}`, or None when the body
+    is not one (not JSON, no `data` list)."""
+    data = _model_data(body)
+    return None if data is None else [m for m in data if isinstance(m, dict)]
+
+
+def model_ids(body: bytes | str) -> tuple[str, ...] | None:
+    """The served model ids in the server's order (no repeats), or None when the body is not
+    an OpenAI model list of objects that each have an `id`."""
+    data = _model_data(body)
+    if data is None or not all(isinstance(m, dict) and "id" in m for m in data):
+        return None
+    return tuple(dict.fromkeys(str(m["id"]) for m in data))
