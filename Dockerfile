@@ -1,4 +1,6 @@
-# llm-load image: Locust + llm-load in a venv at /opt/venv, locustfiles at /opt/llm-load/locustfiles.
+# llm-load image: the llm-load wheel (built in the first stage, as `python -m build` would) and
+# its dependencies in a venv at /opt/venv; the shipped locustfiles and scenarios are linked at
+# /opt/llm-load/locustfiles and /opt/llm-load/scenarios (they live inside the installed package).
 #
 #   docker build -t llm-load .                      # FROM the official python:3.12-slim
 #   docker build -t llm-load --build-arg BASE_IMAGE=local/debian-python:bookworm .
@@ -8,8 +10,21 @@
 # argument is an option (or there is none) and any other command as given:
 #
 #   docker run --network host llm-load --headless -u 8 -t 30s -H http://127.0.0.1:8000
+#   docker run --network host llm-load llm-load run smoke --headless -H http://127.0.0.1:8000
 #   docker run --network host llm-load llm-load mock --port 8000
 ARG BASE_IMAGE=python:3.12-slim
+
+# Stage 1: the wheel, from the source tree (only what the wheel needs is in the context).
+FROM ${BASE_IMAGE} AS wheel
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY llm_load/ llm_load/
+COPY locustfiles/ locustfiles/
+COPY scenarios/ scenarios/
+RUN python3 -m venv /opt/build && /opt/build/bin/pip wheel --no-deps --wheel-dir /dist .
+
+# Stage 2: the image.
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -52,12 +67,13 @@ RUN useradd --uid 1000 --user-group --create-home --shell /usr/sbin/nologin llm-
       > /usr/local/bin/llm-load-entrypoint \
  && chmod 755 /usr/local/bin/llm-load-entrypoint
 
-# The project itself (no dependency resolution: they are all above).
-COPY README.md ./
-COPY llm_load/ llm_load/
-COPY locustfiles/ locustfiles/
-COPY scenarios/ scenarios/
-RUN pip install --no-deps .
+# The wheel (its dependencies are all above), then links to the files it ships.
+COPY --from=wheel /dist/ /tmp/dist/
+RUN pip install /tmp/dist/*.whl \
+ && rm -rf /tmp/dist \
+ && package=$(python -c "import llm_load, os; print(os.path.dirname(llm_load.__file__))") \
+ && ln -s "$package/locustfiles" "$package/scenarios" /opt/llm-load/ \
+ && llm-load validate smoke >/dev/null
 
 ENV LOCUST_LOCUSTFILE=/opt/llm-load/locustfiles/chat.py
 WORKDIR /work

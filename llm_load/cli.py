@@ -1,12 +1,14 @@
-"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `compare`
-and `report`.
+"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `scenarios`,
+`init`, `locustfile`, `compare` and `report`.
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
 writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
 `llm-load doctor` checks an endpoint step by step (exit codes in `llm_load.doctor.EXIT_CODES`);
-`llm-load models` lists what it serves. `llm-load validate` checks scenario files and
-`llm-load run` launches Locust with one (see `llm_load.scenario_cli`). `llm-load compare`
+`llm-load models` lists what it serves. `llm-load validate` checks scenario files,
+`llm-load run` launches Locust with one or against `-H URL` alone, `llm-load scenarios` lists
+the bundled ones and `llm-load init` copies one (see `llm_load.scenario_cli`);
+`llm-load locustfile NAME` prints a shipped locustfile's path for `locust -f`. `llm-load compare`
 sends the same prompt to several models (see `llm_load.compare`); `llm-load report`
 renders summaries as HTML/CSV/Markdown and compares two runs (see `llm_load.report.cli`).
 """
@@ -18,25 +20,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import llm_load
+from llm_load import scenario_cli
+from llm_load.bundled import locustfile_names, locustfile_path
 from llm_load.compare import add_arguments as add_compare_arguments
 from llm_load.report.cli import add_report_parser, run_report
 from llm_load.report.console import print_summary
-from llm_load.scenario_cli import add_run_arguments
 
 __all__ = ["locustfile_path", "main"]
-
-
-def locustfile_path(name: str) -> Path:
-    """A shipped locustfile: inside the wheel, or at the repository root when editable."""
-    package = Path(llm_load.__file__).resolve().parent
-    for candidate in (package / "locustfiles", package.parent / "locustfiles"):
-        path = candidate / f"{name}.py"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"locustfile {name}.py not found next to {package}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -110,10 +104,21 @@ def _validate(args: argparse.Namespace) -> int:
     return validate_files(args.files)
 
 
-def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    from llm_load.scenario_cli import run_scenario
+def _locustfile(args: argparse.Namespace) -> int:
+    print(locustfile_path(args.name))  # a name from the parser's choices: it exists
+    return 0
 
-    return run_scenario(args, locustfile_path("scenario"), extra)
+
+def _run(argv: list[str]) -> int:
+    """`run [SCENARIO] ...`: a scenario comes first; options we do not know go to Locust."""
+    scenario = argv.pop(1) if len(argv) > 1 and not argv[1].startswith("-") else None
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    args, unknown = build_parser().parse_known_args(argv)
+    args.scenario = scenario
+    return scenario_cli.run_locust(args, unknown + extra)
 
 
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +137,8 @@ def _add_target_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-load", description=llm_load.__doc__)
-    parser.add_argument("--version", action="version", version=llm_load.__version__)
+    version = f"llm-load {llm_load.__version__}"
+    parser.add_argument("--version", action="version", version=version)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a short headless load test against the embedded mock")
     demo.add_argument("-u", "--users", type=int, default=8, help="concurrent users (8)")
@@ -153,12 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the models an endpoint serves")
     _add_target_args(models)
     validate = sub.add_parser("validate", help="check scenario files (exit 2 when invalid)")
-    validate.add_argument("files", nargs="+", metavar="SCENARIO.yaml")
+    validate.add_argument("files", nargs="+", metavar="SCENARIO", help="file or bundled name")
     run = sub.add_parser(
-        "run", help="run a YAML scenario with Locust (other Locust options after the scenario)",
+        "run", help="load-test -H URL with the streaming chat user, or run a scenario (a file "
+        "or a bundled name); options llm-load does not know go to Locust",
         epilog="exit codes: 0 pass, 1 failed requests, 2 invalid scenario, 3 thresholds failed",
     )  # fmt: skip
-    add_run_arguments(run)
+    scenario_cli.add_run_arguments(run)
+    sub.add_parser("scenarios", help="list the bundled scenarios (llm-load run NAME runs one)")
+    init = sub.add_parser("init", help="copy a bundled scenario and its data files to edit")
+    scenario_cli.add_init_arguments(init)
+    locustfile = sub.add_parser(
+        "locustfile", help='print a shipped locustfile\'s path: locust -f "$(llm-load '
+        'locustfile chat)"',
+    )  # fmt: skip
+    locustfile.add_argument("name", choices=locustfile_names(), help="which locustfile")
     add_report_parser(sub)
     compare = sub.add_parser(
         "compare", help="send the same prompt to several models and compare them side by side"
@@ -171,17 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["mock"]:
         return _mock(argv[1:])
-    extra: list[str] = []
-    if argv[:1] == ["run"] and "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
-    if argv[:1] == ["run"]:  # other Locust options (after the scenario) go to Locust
-        args, unknown = build_parser().parse_known_args(argv)
-        return _run(args, unknown + extra)
+    if argv[:1] == ["run"]:
+        return _run(list(argv))
     args = build_parser().parse_args(argv)
-    commands = {"demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate}
-    commands["report"] = run_report
-    commands["compare"] = _compare
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate,
+        "report": run_report, "compare": _compare, "locustfile": _locustfile,
+        "scenarios": scenario_cli.list_scenarios, "init": scenario_cli.init_scenario,
+    }  # fmt: skip
     if args.command in commands:
         return commands[args.command](args)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -1,9 +1,12 @@
-"""`llm-load validate` and `llm-load run`: check scenario files, launch Locust with one.
+"""`llm-load validate`, `run`, `scenarios` and `init`: check scenario files, launch Locust.
 
 `validate` prints `OK: FILE (summary)` or every problem of each file (exit 0, or 2 when any
-file is invalid). `run` validates, then runs `python -m locust -f locustfiles/scenario.py
---scenario PATH` with `-H`, `-u`, `-r` and `-t` taken from the scenario unless given on the
-command line; other options after the scenario and everything after `--` go to Locust
+file is invalid). `run SCENARIO` validates, then runs `python -m locust -f
+locustfiles/scenario.py --scenario PATH` with `-H`, `-u`, `-r` and `-t` taken from the
+scenario unless given on the command line; `run -H URL` without a scenario runs the
+streaming chat locustfile (`locustfiles/chat.py`) with the given options. A scenario is a
+file, or the name of a bundled one (`llm-load scenarios` lists them, `llm-load init NAME`
+copies one with its data files). Other options and everything after `--` go to Locust
 unchanged, and a SIGTERM is passed on to it.
 Its exit code is Locust's (0 pass, 1 failed requests, 2 usage error, 3 thresholds failed).
 """
@@ -16,11 +19,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llm_load.bundled import bundled_scenarios, copy_scenario, locustfile_path, resolve_scenario
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 
-__all__ = ["add_run_arguments", "locust_command", "run_scenario", "validate_files"]
+__all__ = [
+    "add_init_arguments",
+    "add_run_arguments",
+    "init_scenario",
+    "list_scenarios",
+    "locust_command",
+    "run_locust",
+    "validate_files",
+]
 
 INVALID = 2
+RUN_USAGE = "llm-load run [SCENARIO] [-H URL] [options] [Locust options] [-- Locust options]"
 
 
 def validate_files(paths: list[str]) -> int:
@@ -28,7 +41,7 @@ def validate_files(paths: list[str]) -> int:
     code = 0
     for path in paths:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(resolve_scenario(path))
         except ScenarioError as error:
             print(f"INVALID: {path}\n{error}", file=sys.stderr)
             code = INVALID
@@ -38,7 +51,9 @@ def validate_files(paths: list[str]) -> int:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", metavar="SCENARIO.yaml", help="the scenario file")
+    """`run`'s own options; SCENARIO (first, optional) is taken off before parsing."""
+    parser.usage = RUN_USAGE
+    parser.set_defaults(scenario=None)
     parser.add_argument("--headless", action="store_true", help="no web UI: run and exit")
     parser.add_argument("-H", "--host", default=None, help="target URL (scenario target.host)")
     parser.add_argument("-u", "--users", type=int, default=None, help="users (scenario)")
@@ -50,44 +65,68 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def locust_command(
-    scenario: Scenario, args: argparse.Namespace, locustfile: Path, extra: list[str]
+    scenario: Scenario | None, args: argparse.Namespace, locustfile: Path, extra: list[str]
 ) -> list[str]:
-    """The Locust command line for `scenario`, command-line values over scenario ones."""
-    load = scenario.load
-    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--scenario", args.scenario]
-    host = args.host or scenario.target.host
+    """The Locust command line: command-line values over the scenario's (if any)."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+    if scenario is not None:
+        cmd += ["--scenario", args.scenario]
+    host = args.host or (scenario.target.host if scenario else None)
     if host:
         cmd += ["-H", host]
     if args.headless:
         cmd.append("--headless")
-    if not load.stages or args.users is not None:
-        cmd += ["-u", str(args.users if args.users is not None else load.users)]
-    if not load.stages or args.spawn_rate is not None:
-        rate = args.spawn_rate if args.spawn_rate is not None else load.spawn_rate
-        cmd += ["-r", f"{rate:g}"]
-    run_time = args.run_time or load.run_time
-    if run_time:
-        cmd += ["-t", run_time]
-    if args.llm_json:
-        cmd += ["--llm-json", args.llm_json]
-    if args.html:
-        cmd += ["--llm-html", args.html]
+    cmd += _load_options(scenario, args)
+    for value, option in ((args.llm_json, "--llm-json"), (args.html, "--llm-html")):
+        if value:
+            cmd += [option, value]
     if args.llm_requests:
         cmd += ["--llm-requests", args.llm_requests]
     return cmd + extra
 
 
-def run_scenario(args: argparse.Namespace, locustfile: Path, extra: list[str]) -> int:
-    """Validate, launch Locust and return its exit code."""
-    try:
-        scenario = load_scenario(args.scenario)
-    except ScenarioError as error:
-        print(f"INVALID: {args.scenario}\n{error}", file=sys.stderr)
+def _load_options(scenario: Scenario | None, args: argparse.Namespace) -> list[str]:
+    """-u, -r and -t: given ones, else the scenario's (none of -u/-r for its stages)."""
+    users, rate, run_time = args.users, args.spawn_rate, args.run_time
+    if scenario is not None:
+        load = scenario.load
+        if not load.stages:
+            users = load.users if users is None else users
+            rate = load.spawn_rate if rate is None else rate
+        run_time = run_time or load.run_time
+    out = [] if users is None else ["-u", str(users)]
+    out += [] if rate is None else ["-r", f"{rate:g}"]
+    return out + (["-t", run_time] if run_time else [])
+
+
+def run_locust(args: argparse.Namespace, extra: list[str]) -> int:
+    """Validate the scenario (if any), launch Locust and return its exit code."""
+    stray = [  # a scenario file after the options (not an option's value)
+        a for i, a in enumerate(extra)
+        if a.endswith((".yaml", ".yml")) and not (i and extra[i - 1].startswith("-"))
+    ]  # fmt: skip
+    if stray and args.scenario is None:
+        print(f"the scenario goes first: llm-load run {stray[0]} [options]", file=sys.stderr)
         return INVALID
-    if not (args.host or scenario.target.host):
-        print(f"{args.scenario}: no target: set target.host or give -H URL", file=sys.stderr)
+    scenario = None
+    if args.scenario is not None:
+        name, args.scenario = args.scenario, resolve_scenario(args.scenario)
+        try:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as error:
+            print(f"INVALID: {name}\n{error}", file=sys.stderr)
+            if not Path(args.scenario).exists():
+                print("(not a file, nor a bundled scenario: llm-load scenarios)", file=sys.stderr)
+            return INVALID
+    if not (args.host or (scenario and scenario.target.host)):
+        where = f"{args.scenario}: no target: set target.host or give" if scenario else "give"
+        print(f"{where} -H URL (the server's base URL)", file=sys.stderr)
         return INVALID
-    proc = subprocess.Popen(locust_command(scenario, args, locustfile, extra))
+    locustfile = locustfile_path("scenario" if scenario else "chat")
+    return _wait(subprocess.Popen(locust_command(scenario, args, locustfile, extra)))
+
+
+def _wait(proc: subprocess.Popen) -> int:
     # A SIGTERM for us (docker stop, kill, a CI timeout) goes on to Locust, which stops the
     # test and writes its summary; we then return its exit code instead of orphaning it.
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
@@ -97,3 +136,41 @@ def run_scenario(args: argparse.Namespace, locustfile: Path, extra: list[str]) -
         return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def list_scenarios(_args: argparse.Namespace) -> int:
+    """One line per bundled scenario: its name and description."""
+    found = bundled_scenarios()
+    width = max(map(len, found), default=0)
+    for name, path in found.items():
+        try:
+            scenario = load_scenario(path)
+            about = scenario.description or scenario.summary()
+        except ScenarioError as error:  # pragma: no cover - shipped scenarios are tested
+            about = f"INVALID: {error}".splitlines()[0]
+        print(f"{name:<{width}}  {about}")
+    return 0
+
+
+def add_init_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", default="smoke", help="bundled scenario (smoke)")
+    parser.add_argument("dir", nargs="?", default=".", help="where to copy it (.)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def init_scenario(args: argparse.Namespace) -> int:
+    """Copy a bundled scenario and its data files into `args.dir` to edit."""
+    found = bundled_scenarios()
+    source = found.get(args.name.removesuffix(".yaml"))
+    if source is None:
+        print(f"no bundled scenario {args.name!r} (see llm-load scenarios)", file=sys.stderr)
+        return INVALID
+    try:
+        written = copy_scenario(source, load_scenario(source), Path(args.dir), args.force)
+    except (FileExistsError, OSError) as error:
+        print(f"llm-load init: {error}", file=sys.stderr)
+        return INVALID
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: llm-load run {written[0]} --headless -H URL")
+    return 0

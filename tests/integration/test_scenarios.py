@@ -188,3 +188,37 @@ def test_locust_options_after_the_scenario_go_to_locust(tmp_path, summary_path):
     assert rows[0].startswith("Type,Name") and any("chat mock-llm" in row for row in rows)
     s = load(summary_path)  # --stop-timeout: users finish their request, none is cut off
     assert s["totals"]["cancelled"] == 0 and s["totals"]["requests"] == truth > 0
+
+
+def test_run_without_scenario_passes_our_and_locust_options(tmp_path, summary_path):
+    """`llm-load run -H URL` (no scenario): the chat user with --model, --max-tokens and a
+    Locust option (--csv) from the command line."""
+    prefix = tmp_path / "locust"
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "16") as mock:
+        proc = cli(
+            "run", "-H", mock.base_url, "--headless", "-u", "2", "-r", "2", "-t", "2s",
+            "--model", "mock-llm-slow", "--max-tokens", "4", "--csv", str(prefix),
+            "--llm-json", str(summary_path), cwd=tmp_path,
+        )  # fmt: skip
+        truth = mock.stats()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    assert list(s["by_model"]) == ["mock-llm-slow"] and s["settings"]["max_tokens"] == 4
+    assert s["totals"]["requests"] + s["totals"]["cancelled"] == truth["count"] > 0
+    assert {r["model"] for r in truth["requests"]} == {"mock-llm-slow"}
+    assert {r["tokens"] for r in truth["requests"] if r["completed"]} == {4}
+    assert "chat mock-llm-slow" in (tmp_path / "locust_stats.csv").read_text()
+
+
+def test_bundled_scenario_by_name_from_any_directory(tmp_path, summary_path):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = cli(
+            "run", "multi-turn", "--headless", "-t", "2s", "-H", mock.base_url,
+            "--llm-json", str(summary_path), cwd=tmp_path,
+        )  # fmt: skip
+        truth = mock.stats()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    assert s["settings"]["scenario"] == "multi-turn"
+    assert s["totals"]["requests"] + s["totals"]["cancelled"] == truth["count"] > 0
+    assert {r["messages"] for r in truth["requests"]} <= {1, 3, 5}
