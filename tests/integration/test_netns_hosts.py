@@ -231,3 +231,37 @@ def test_a_lost_workers_share_of_the_rate_goes_to_the_others(simnet, tmp_path):
          scheduled=a["scheduled"], intended=round(rate * s["duration_s"]))  # fmt: skip
     assert a["rate_per_s"] == rate and a["sent_per_s"] < 0.95 * rate, a
     assert s["totals"]["requests"] + s["totals"]["cancelled"] < len(records)
+
+
+def rate_between(records: list[dict], start: float, end: float) -> float:
+    """Requests per second the mock received between two of its own clock readings."""
+    return sum(start <= r["received_at"] < end for r in records) / (end - start)
+
+
+def test_open_loop_while_a_worker_is_cut_off_from_the_master(simnet, tmp_path):
+    rate = 30
+    url = build(simnet, 2, "--ttft-ms", "20", "--itl-ms", "2", "--tokens", "8")
+    path = open_loop_scenario(tmp_path, rate)
+    master, workers = cluster(simnet, tmp_path, url, 8, "30s", "--scenario", path,
+                              locustfile=SCENARIO_LOCUSTFILE)  # fmt: skip
+    wait_for_traffic(simnet)
+    time.sleep(3)
+    simnet.partition("worker1", "master")
+    cut_at = max(r["received_at"] for r in truth(simnet))
+    time.sleep(12)
+    simnet.heal("worker1")
+    healed_at = max(r["received_at"] for r in truth(simnet))
+    _, err = finish(master, workers)
+    records = truth(simnet)
+    assert master.returncode == 0, err[-3000:]
+    s = load(tmp_path / "summary.json")
+    end = max(r["received_at"] for r in records)
+    during = rate_between(records, cut_at + 6, healed_at)
+    after = rate_between(records, healed_at + 8, end - 1)
+    note("open loop 30/s, worker cut off 12 s", s, records, rate_cut_off=round(during, 1),
+         rate_after=round(after, 1), sent_per_s=round(s["arrivals"]["sent_per_s"], 1))  # fmt: skip
+    assert s["workers_lost"] == 1
+    assert_exact(s, records)
+    # The master gave the cut-off worker's share to the other; the cut-off worker, hearing
+    # no heartbeat reply, paused its arrivals: the rate holds (not 1.5x), before and after.
+    assert during == pytest.approx(rate, rel=0.15) and after == pytest.approx(rate, rel=0.15)
