@@ -82,6 +82,16 @@ class SimNet:
         self.hosts[name] = address
         return address
 
+    def names(self, aliases: dict[str, str]) -> None:
+        """Host names every host resolves (`/etc/netns/<ns>/hosts`, which `ip netns exec`
+        mounts over /etc/hosts): alias -> host, like a cluster's Service names."""
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{self.hosts[host]} {alias}" for alias, host in aliases.items()]
+        for host in self.hosts:
+            etc = Path("/etc/netns") / self.ns(host)
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "hosts").write_text("\n".join(lines) + "\n")
+
     # -- processes -------------------------------------------------------------------
     def popen(self, host: str, *cmd: str, **kwargs: Any) -> subprocess.Popen:
         """Start `cmd` inside `host` (stdout/stderr piped, text); killed by `close()`."""
@@ -163,6 +173,7 @@ class SimNet:
                 proc.wait()
         for name in reversed(self._namespaces):
             subprocess.run([IP, "netns", "del", name], capture_output=True)
+            shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
         self._namespaces.clear()
 
 
