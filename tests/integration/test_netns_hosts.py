@@ -188,9 +188,9 @@ def test_latency_on_the_worker_to_target_path_shows_in_ttft(simnet, tmp_path):
     done = [r for r in records if r["completed"]]
     shift = t["ttft_ms"]["p50"] - nearest_rank([r["ttft_ms"] for r in done], 50)
     note(f"+{delay_ms} ms worker→target", s, records, ttft_p50_shift_ms=round(shift, 1))
-    assert delay_ms - 2 < shift < delay_ms + 10, (shift, t["ttft_ms"])
+    assert delay_ms - 2 < shift < delay_ms + 15, (shift, t["ttft_ms"])
     e2e_shift = t["e2e_ms"]["p50"] - nearest_rank([r["e2e_ms"] for r in done], 50)
-    assert delay_ms - 2 < e2e_shift < delay_ms + 10, (e2e_shift, t["e2e_ms"])
+    assert delay_ms - 2 < e2e_shift < delay_ms + 15, (e2e_shift, t["e2e_ms"])
 
 
 def open_loop_scenario(tmp_path: Path, rate: float) -> str:
