@@ -33,7 +33,7 @@ __all__ = ["SHARE_MESSAGE", "ArrivalClock", "cut_off", "share_rate"]
 
 log = logging.getLogger("llm_load")
 SHARE_MESSAGE = "llm_load_arrival_share"
-CUT_OFF_S = HEARTBEAT_LIVENESS + 1.0  # the master marks a worker missing after this silence
+CUT_OFF_S = HEARTBEAT_LIVENESS + 2.0  # about when the master marks a silent worker missing
 
 
 class ArrivalClock:
