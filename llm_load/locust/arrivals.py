@@ -8,25 +8,32 @@ behind shows it as schedule lag and higher latency instead of hiding it. An arri
 could send within `load.max_lag_s` is dropped and counted, as are arrivals still overdue
 when the test stops. In distributed runs the master tells each worker its share of the
 rate (`SHARE_MESSAGE`, rank and count of the running workers), again whenever workers join
-or leave.
+or leave. A worker cut off from the master (no heartbeat reply for `CUT_OFF_S`, when the
+master counts it missing and gives its share to the others) sends no arrivals until it hears
+the master again, so the rate is not exceeded while it is away.
 """
 
 from __future__ import annotations
 
-from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING
+from locust.runners import HEARTBEAT_LIVENESS, STATE_INIT, STATE_RUNNING, STATE_SPAWNING
 
 import logging
+import time
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
+
+import gevent
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.scenario.arrivals import ArrivalSchedule
 from llm_load.core.scenario.schema import Load
 
-__all__ = ["SHARE_MESSAGE", "ArrivalClock", "share_rate"]
+__all__ = ["SHARE_MESSAGE", "ArrivalClock", "cut_off", "share_rate"]
 
 log = logging.getLogger("llm_load")
 SHARE_MESSAGE = "llm_load_arrival_share"
+CUT_OFF_S = HEARTBEAT_LIVENESS + 2.0  # about when the master marks a silent worker missing
 
 
 class ArrivalClock:
@@ -43,6 +50,7 @@ class ArrivalClock:
         self.start = perf_counter()
         self._next: float | None = None
         self._warned = False
+        self.cut_off: Callable[[], bool] = lambda: False  # a worker: `cut_off(runner)`
 
     def set_share(self, rank: int, count: int) -> None:
         self.schedule.set_share(rank, count)
@@ -50,6 +58,7 @@ class ArrivalClock:
     def claim(self) -> float | None:
         """The perf_counter time the caller should send its next request at (maybe already
         past), or None when the schedule has ended. Overdue arrivals are dropped here."""
+        self._wait_while_cut_off()
         now = perf_counter()
         while True:
             at = self._pop()
@@ -58,6 +67,16 @@ class ArrivalClock:
             if now - at <= self.max_lag_s:
                 return at
             self._dropped(1)
+
+    def _wait_while_cut_off(self) -> None:
+        """While the master counts this worker lost, the others send its share: skip (and do
+        not count) the arrivals falling due meanwhile."""
+        while self.cut_off():
+            now = perf_counter()
+            while (at := self._pop()) is not None and at <= now:
+                pass
+            self._next = at
+            gevent.sleep(0.1)
 
     def _pop(self) -> float | None:
         at = self._next if self._next is not None else self._draw()
@@ -97,6 +116,12 @@ class ArrivalClock:
                 "are busy; raise load.users (or -u) to sustain the rate",
                 self.users,
             )
+
+
+def cut_off(runner: Any) -> bool:
+    """Worker: no heartbeat reply from the master for `CUT_OFF_S` (it counts us missing)."""
+    last = runner.last_heartbeat_timestamp
+    return last is not None and time.time() - last > CUT_OFF_S
 
 
 def share_rate(runner: Any, last: tuple[str, ...]) -> tuple[str, ...]:

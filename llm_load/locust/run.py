@@ -32,7 +32,7 @@ from llm_load.core.metrics.summary import build_summary, stage_index, write_summ
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.wire.endpoint import model_ids
-from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
+from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, cut_off, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
@@ -129,6 +129,8 @@ class LLMRun:
             users=scenario.load.users,
         )
         self.arrivals.set_share(*self.arrival_share)
+        if isinstance(runner, WorkerRunner):
+            self.arrivals.cut_off = lambda: cut_off(runner)
 
     def arrival_sent(self, at: float, sent_at: float) -> None:
         """An open-loop request intended for `at` went out at `sent_at` (perf_counter s)."""
