@@ -181,7 +181,7 @@ def _run_users(session: CompareSession) -> tuple[dict[str, Any], bool]:
     events.init.fire(environment=env, runner=runner, web_ui=None)
     run = llm_run(env)
     # Compare prints its own table and writes its own summary: not the load test's.
-    events.test_stop.remove_listener(run.on_test_stop)
+    events.test_stop.remove_listener(run.role.on_test_stop)
     users = session.board.users
     handlers = _stop_on_signals(session.interrupt)
     runner.start(users, spawn_rate=users)
