@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from llm_load.core.metrics.summary import Summary, write_summary
+from llm_load.core.metrics.summary_types import plain
 from llm_load.report.console import print_summary
 
 __all__ = ["RunOutputs", "write_html_report"]
@@ -30,7 +31,7 @@ class RunOutputs:
         if html_path:
             write_html_report(summary, html_path)
         if show:
-            print_summary(summary)
+            print_summary(plain(summary))
 
 
 def write_html_report(summary: Summary, path: str) -> None:
@@ -40,6 +41,6 @@ def write_html_report(summary: Summary, path: str) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_html(summary), encoding="utf-8")
+    tmp.write_text(render_html(plain(summary)), encoding="utf-8")
     os.replace(tmp, target)
     log.info("LLM HTML report written to %s", path)

@@ -32,6 +32,7 @@ from llm_load.compare.output import View, make_console
 from llm_load.compare.user import CompareUser, Exchange
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.summary import write_summary
+from llm_load.core.metrics.summary_types import plain
 from llm_load.core.wire.endpoint import api_base
 from llm_load.doctor.base import ApiKey, describe_error, scrub, secrets_of, server_message
 from llm_load.locust import install, llm_run
@@ -196,7 +197,7 @@ def _run_users(session: CompareSession) -> tuple[dict[str, Any], bool]:
             handler.cancel()
     if run.reactor is not None:
         run.reactor.close()
-    return run.summary(), session.interrupted
+    return plain(run.summary()), session.interrupted
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> list[Any]:

@@ -74,7 +74,7 @@ class LLMRun:
         self.request_log: RequestLog | None = None
         self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
-        self.role: Role | None = None  # set once by `attach`
+        self.role: Role  # chosen once by `attach`, right after this
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point)."""
@@ -164,8 +164,7 @@ class LLMRun:
             stages=self.stages,
         )
         summary["interrupted"] = self.interrupted
-        if self.role is not None:
-            self.role.extend(summary)  # e.g. a master's `workers_lost`
+        self.role.extend(summary)  # `workers_lost`
         if self.request_log is not None:
             summary["requests_log"] = self.request_log.summary()
         if "arrivals" in summary and self.settings.scenario is not None:

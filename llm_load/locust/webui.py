@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, request
 
 from llm_load.core.metrics.catalogue import CATALOGUE, WEB_COLUMNS, Metric, value
+from llm_load.core.metrics.summary_types import plain
 
 if TYPE_CHECKING:
     from llm_load.locust.run import LLMRun
@@ -74,7 +75,7 @@ def attach_web_ui(environment: Any, run: LLMRun) -> None:
 
     @web_ui.auth_required_if_enabled
     def llm_summary() -> Response:
-        response = Response(_dumps(run.summary(), run), mimetype="application/json")
+        response = Response(_dumps(plain(run.summary()), run), mimetype="application/json")
         if request.args.get("download"):
             response.headers["Content-Disposition"] = "attachment; filename=llm-summary.json"
         return response
@@ -115,7 +116,7 @@ def _extend_stats_response(response: Response, run: LLMRun) -> None:
     if not isinstance(body, dict):
         return
     try:
-        ours = extended_stats(run.summary())
+        ours = extended_stats(plain(run.summary()))
     except Exception:  # a broken LLM tab must not break Locust's own statistics polling
         log.exception("llm-load: could not build the web UI's LLM statistics")
         return

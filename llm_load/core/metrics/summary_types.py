@@ -8,7 +8,7 @@ sometimes (tool traffic, an SLO, open loops, a distributed run, `--llm-requests`
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 __all__ = [
     "Arrivals",
@@ -26,6 +26,7 @@ __all__ = [
     "TimeSeries",
     "ToolCalls",
     "WorkerReport",
+    "plain",
 ]
 
 
@@ -177,3 +178,8 @@ class WorkerReport(TypedDict, total=False):
 
     llm_load: BookWire
     llm_load_rows: ShippedRows
+
+
+def plain(summary: Summary) -> dict[str, Any]:
+    """The summary as the plain dict the renderers read (they also read older files)."""
+    return cast(dict[str, Any], summary)
