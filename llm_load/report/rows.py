@@ -13,6 +13,7 @@ display.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from llm_load.core.metrics.catalogue import (
@@ -22,7 +23,6 @@ from llm_load.core.metrics.catalogue import (
     GOODPUT_COLUMNS,
     REPORT_COLUMNS,
     TOOL_COLUMNS,
-    Metric,
     value,
 )
 
@@ -104,19 +104,18 @@ def fmt_pct(value: float | None) -> str:
 
 
 Formatter = Callable[[float | None], str]
-_BY_UNIT: dict[str, Callable[[Metric], Formatter]] = {
-    "ms": lambda m: fmt_ms,
-    "share": lambda m: fmt_pct,
-    "count": lambda m: fmt_int,
-    "tokens": lambda m: fmt_int,
+_BY_UNIT: dict[str, Formatter] = {
+    "ms": fmt_ms,
+    "share": fmt_pct,
+    "count": fmt_int,
+    "tokens": fmt_int,
 }
 
 
 def formatter(key: str) -> Formatter:
     """How tables display the catalogue's metric `key` (rates with its decimals)."""
     metric = CATALOGUE[key]
-    by_unit = _BY_UNIT.get(metric.unit)
-    return by_unit(metric) if by_unit else lambda v: fmt_num(v, metric.decimals)
+    return _BY_UNIT.get(metric.unit) or partial(fmt_num, digits=metric.decimals)
 
 
 def display_row(
