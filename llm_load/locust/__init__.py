@@ -12,7 +12,7 @@ import locust
 from typing import Any
 
 from llm_load.locust.options import add_arguments
-from llm_load.locust.run import LLMRun, attach, llm_run
+from llm_load.locust.run import LLMRun, OutputSink, attach, llm_run
 from llm_load.locust.scenario import ScenarioShape, ScenarioUser
 from llm_load.locust.stamps import use_stamped_header_reads
 from llm_load.locust.tools import ToolUser
@@ -22,6 +22,7 @@ from llm_load.locust.user import LLMUser
 __all__ = [
     "LLMRun",
     "LLMUser",
+    "OutputSink",
     "ScenarioShape",
     "ScenarioUser",
     "ToolUser",
@@ -33,13 +34,21 @@ __all__ = [
 _MARK = "_llm_load_installed"
 
 
-def install(events: Any = None) -> None:
-    """Register llm-load's options and listeners on Locust's `events` (idempotent)."""
+def install(events: Any = None, outputs: OutputSink | None = None) -> None:
+    """Register llm-load's options and listeners on Locust's `events` (idempotent).
+
+    `outputs` receives each finished test's summary; by default `llm_load.outputs.RunOutputs`
+    (`--llm-json`, `--llm-html`, the console table). This is the one place the Locust layer
+    names it: the run itself only knows the `OutputSink` protocol."""
     events = events if events is not None else locust.events
     if getattr(events, _MARK, False):
         return
+    if outputs is None:
+        from llm_load.outputs import RunOutputs
+
+        outputs = RunOutputs()
     use_nonyielding_pool_check()
     use_stamped_header_reads()
     events.init_command_line_parser.add_listener(add_arguments)
-    events.init.add_listener(lambda environment, **_: attach(environment))
+    events.init.add_listener(lambda environment, **_: attach(environment, outputs))
     setattr(events, _MARK, True)

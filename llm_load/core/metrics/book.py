@@ -18,11 +18,12 @@ per-interval `TimeSeries` of the same records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from llm_load.core.metrics.histogram import LogHistogram
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.summary_types import ErrorEntry, Metrics
 from llm_load.core.metrics.timeseries import TimeSeries
 from llm_load.core.scenario.arrivals import ArrivalStats
 
@@ -161,7 +162,7 @@ class ModelMetrics:
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
-    def summary(self, duration_s: float, slo: SLO | None = None) -> dict[str, Any]:
+    def summary(self, duration_s: float, slo: SLO | None = None) -> Metrics:
         """The `METRICS` object of summary.json; rates are per second of `duration_s`;
         `goodput` only when the run has an `slo`."""
         out: dict[str, Any] = {name: getattr(self, name) for name in SUMMARY_COUNTERS}
@@ -190,7 +191,7 @@ class ModelMetrics:
                 "requests_per_s": per_s(self.good),
                 "output_tokens_per_s": per_s(self.good_output_tokens),
             }
-        return out
+        return cast(Metrics, out)
 
 
 @dataclass
@@ -279,7 +280,7 @@ class MetricsBook:
             arrivals=ArrivalStats.from_dict(data["arrivals"]),
         )
 
-    def error_list(self) -> list[dict[str, Any]]:
+    def error_list(self) -> list[ErrorEntry]:
         """`errors[]` of summary.json, most frequent first."""
         ranked = sorted(self.errors.items(), key=lambda item: (-item[1].count, item[0]))
         return [{"kind": k, "count": e.count, "example": e.example} for k, e in ranked]

@@ -11,11 +11,20 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.summary_types import Stage, Summary, TimeSeries, WorkerReport
 
-__all__ = ["SCHEMA", "build_summary", "stage_index", "write_summary"]
+__all__ = [
+    "SCHEMA",
+    "Stage",
+    "Summary",
+    "WorkerReport",
+    "build_summary",
+    "stage_index",
+    "write_summary",
+]
 
 SCHEMA = "llm-load/summary/v1"
 
@@ -28,13 +37,13 @@ def build_summary(
     target: str,
     settings: dict[str, Any],
     users: dict[int, int] | None = None,
-    stages: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+    stages: list[Stage] | None = None,
+) -> Summary:
     """The summary dict; `started_at` is epoch seconds, rates are per `duration_s`.
 
     `users` maps a time-series window key to the users active then; `stages` are
     `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
-    summary = {
+    summary: Summary = {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_s": round(duration_s, 3),
@@ -51,7 +60,7 @@ def build_summary(
         "passed": True,
     }
     if not book.arrivals.empty:
-        summary["arrivals"] = book.arrivals.summary(duration_s)
+        summary["arrivals"] = cast(Any, book.arrivals.summary(duration_s))
     return summary
 
 
@@ -60,8 +69,8 @@ def timeseries(
     started_at: float,
     duration_s: float,
     users: dict[int, int],
-    stages: list[dict[str, Any]],
-) -> dict[str, Any]:
+    stages: list[Stage],
+) -> TimeSeries:
     """`timeseries` of summary.json: one point per interval, with users and stage. The first
     and last intervals are cut by the run's start and end: their rates are per second of
     the part inside the run, and `t_s` of the last one is the run's end."""
@@ -80,10 +89,10 @@ def timeseries(
         point["stage"] = stage_index(stages, end - interval)
         if book.slo is None:
             point.pop("good", None)  # requests that met the SLO: only when the run has one
-    return {"interval_s": interval, "points": points}
+    return {"interval_s": interval, "points": cast(Any, points)}
 
 
-def stage_index(stages: list[dict[str, Any]], t_s: float) -> int | None:
+def stage_index(stages: list[Stage], t_s: float) -> int | None:
     """The index of the stage (`start_s` ascending) running `t_s` s into the run, or None."""
     current = None
     for stage in stages:
@@ -92,7 +101,7 @@ def stage_index(stages: list[dict[str, Any]], t_s: float) -> int | None:
     return current
 
 
-def write_summary(summary: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def write_summary(summary: Summary, path: str | os.PathLike[str]) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
