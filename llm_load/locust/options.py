@@ -159,3 +159,34 @@ def add_arguments(parser: Any) -> None:
         "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000'. Adds goodput (requests "
         "meeting every limit) to the summary; overrides the scenario's slo: per metric",
     )
+    add(
+        "--server-metrics",
+        env_var="LLM_LOAD_SERVER_METRICS",
+        nargs="?",
+        const="host",
+        default="auto",
+        metavar="URL",
+        include_in_web_ui=False,
+        help="Scrape the server's Prometheus metrics during the run (one process: the master "
+        "or the local runner): URL, or without a value {host}/metrics. Default 'auto': "
+        "{host}/metrics when it answers; 'off' disables",
+    )
+    add(
+        "--server-metrics-interval",
+        env_var="LLM_LOAD_SERVER_METRICS_INTERVAL",
+        type=float,
+        default=1.0,
+        metavar="S",
+        include_in_web_ui=False,
+        help="Seconds between two scrapes of --server-metrics (default 1)",
+    )
+    add(
+        "--server-metric",
+        env_var="LLM_LOAD_SERVER_METRIC",
+        action="append",
+        default=None,
+        metavar="NAME",
+        include_in_web_ui=False,
+        help="Keep this server metric's raw samples (sum over labels), repeatable; all "
+        "that is kept from a server whose family is not recognised",
+    )

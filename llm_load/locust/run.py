@@ -34,6 +34,7 @@ from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
+from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import Settings, resolve_settings
 from llm_load.locust.webui import attach_web_ui
 from llm_load.locust.workers import STOP_USERS, Workers
@@ -79,6 +80,7 @@ class LLMRun:
         self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
         self._quit_done: gevent.event.Event | None = None  # set once on_quitting is done
+        self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point)."""
@@ -199,6 +201,7 @@ class LLMRun:
         if isinstance(runner, MasterRunner):
             self.workers.stop_users(runner, self.environment.stop_timeout or 0)
         self._stop_ticker()
+        self.server_metrics.stop()  # server-metrics hook: the run's last scrape
         self.stopped_perf = time.perf_counter()
         # A master's table waits for `quitting`: workers' last reports can still arrive.
         self.finish(show=not isinstance(runner, MasterRunner))
@@ -292,6 +295,7 @@ class LLMRun:
         if "arrivals" in summary and self.settings.scenario is not None:
             load = self.settings.scenario.load
             summary["arrivals"].update(arrival=load.arrival, rate_per_s=load.rate)
+        self.server_metrics.add_to(summary, self.started_wall or 0.0)  # server-metrics hook
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:
@@ -397,5 +401,6 @@ def attach(environment: Any) -> LLMRun:
         environment.runner.register_message(
             FINAL_REPORT, lambda msg, **_: run.on_final_report(msg.node_id, msg.data)
         )
+    attach_server_metrics(environment, run)  # server-metrics hook: starts the scraper
     attach_web_ui(environment, run)
     return run

@@ -48,6 +48,9 @@ class Settings:
     thresholds: tuple[Threshold, ...] = ()
     slo: SLO | None = None  # per-request limits defining goodput (--slo, scenario slo:)
     scenario: Scenario | None = None
+    server_metrics: str = "auto"  # --server-metrics: auto, host, off or a URL
+    server_metrics_interval_s: float = 1.0
+    server_metric: tuple[str, ...] = ()  # --server-metric NAME: raw samples kept
 
     @property
     def base_url(self) -> str:
@@ -89,6 +92,9 @@ class Settings:
             insecure=_flag(get("insecure", False)),
             thresholds=tuple(parse_threshold(t) for t in get("threshold", None) or ()),
             slo=SLO.of(*slos) if (slos := get("slo", None) or ()) else None,
+            server_metrics=get("server_metrics", "auto") or "auto",
+            server_metrics_interval_s=_number(get("server_metrics_interval", None), float) or 1.0,
+            server_metric=tuple(get("server_metric", None) or ()),
         )
 
     def public(self) -> dict[str, Any]:
@@ -108,6 +114,7 @@ class Settings:
             "thresholds": [t.text for t in self.thresholds],
             "slo": self.slo.as_dict() if self.slo else None,
             "scenario": self.scenario.name if self.scenario else None,
+            "server_metrics": self.server_metrics,
         }
 
     def with_scenario(self, scenario: Scenario, environ: Mapping[str, str]) -> Settings:
@@ -125,6 +132,7 @@ class Settings:
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),
             scenario=scenario,
+            server_metrics=_scenario_metrics(self.server_metrics, scenario),
         )
 
 
@@ -150,6 +158,11 @@ def resolve_settings(
     if on_error is None and settings.slo is None:
         _no_goodput_checks(settings.thresholds)
     return settings
+
+
+def _scenario_metrics(flag: str, scenario: Scenario) -> str:
+    """`--server-metrics` given wins; else the scenario's `target.metrics`, else auto."""
+    return scenario.target.metrics if flag == "auto" and scenario.target.metrics else flag
 
 
 def _merge_slo(scenario: Scenario, flags: SLO | None) -> SLO | None:
