@@ -5,14 +5,15 @@ histograms add bucket counts), so books kept by Locust workers and merged on the
 equal one book fed every record. `to_dict`/`from_dict` give the plain-dict wire format.
 
 What feeds what: TTFT and ITL come from every call that saw tokens (a failed or cancelled
-call's first token was still measured); E2E, TPOT and per-request tokens/s only from
-successful calls; token counts from every call. Cancelled calls (cut off because the test
-stopped) are counted apart and never as failures. Tool-call grades come from every graded
-call (a successful call of a tool case): `tool_expected` of them, `tool_correct` right,
-the rest counted by grade in `tool_errors` — an HTTP failure is never graded. With an
-`SLO` set on the book, successful calls that meet it count as `good` (and their output
-tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
-per-interval `TimeSeries` of the same records.
+call's first token was still measured), and so do the server's own timings when the
+response carried them (`server_ttft_ms`, `server_queue_ms`, `outside_ms`); E2E, TPOT and
+per-request tokens/s only from successful calls; token counts from every call. Cancelled
+calls (cut off because the test stopped) are counted apart and never as failures. Tool-call
+grades come from every graded call (a successful call of a tool case): `tool_expected` of
+them, `tool_correct` right, the rest counted by grade in `tool_errors` — an HTTP failure is
+never graded. With an `SLO` set on the book, successful calls that meet it count as `good`
+(and their output tokens as `good_output_tokens`): the summary's `goodput`. The book also
+keeps a per-interval `TimeSeries` of the same records.
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.timeseries import TimeSeries
 from llm_load.core.scenario.arrivals import ArrivalStats
 
-__all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
+__all__ = [
+    "HISTOGRAMS",
+    "SERVER_HISTOGRAMS",
+    "TOOL_HISTOGRAMS",
+    "ErrorStat",
+    "MetricsBook",
+    "ModelMetrics",
+]
 
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
+# The server's own per-request timings: only in summaries of servers that send them.
+SERVER_HISTOGRAMS = ("server_ttft_ms", "server_queue_ms", "outside_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *SERVER_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -37,6 +48,7 @@ HISTOGRAMS = (
     "e2e_ms",
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
+    *SERVER_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -72,6 +84,8 @@ class ModelMetrics:
         self.connection_retries += rec.connection_retries
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
+        if rec.server_ttft_ms is not None:
+            self._add_server_times(rec)
         record_itl = self.itl_ms.record
         for gap in rec.itl_ms:
             record_itl(gap)
@@ -101,6 +115,11 @@ class ModelMetrics:
             self.tpot_ms.record(tpot)
         if (rate := rec.output_tokens_per_s) is not None:
             self.request_output_tokens_per_s.record(rate)
+
+    def _add_server_times(self, rec: RequestRecord) -> None:
+        for name in SERVER_HISTOGRAMS:
+            if (value := getattr(rec, name)) is not None:
+                getattr(self, name).record(value)
 
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
@@ -135,7 +154,8 @@ class ModelMetrics:
             value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            setattr(book, name, LogHistogram.from_dict(data[name]))
+            if name in data or name not in SERVER_HISTOGRAMS:  # absent from older dicts
+                setattr(book, name, LogHistogram.from_dict(data[name]))
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
@@ -149,7 +169,7 @@ class ModelMetrics:
         out["error_rate"] = self.failures / self.requests if self.requests else 0.0
         for name in HISTOGRAMS:
             hist = getattr(self, name)
-            if hist.count or name not in TOOL_HISTOGRAMS:
+            if hist.count or name not in OPTIONAL_HISTOGRAMS:
                 out[name] = hist.summary()
         if self.tool_expected:
             accuracy = self.tool_correct / self.tool_expected
