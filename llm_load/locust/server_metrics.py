@@ -1,14 +1,15 @@
 """`--server-metrics`: scrape the target's Prometheus `/metrics` during the run.
 
-One process scrapes: the local runner or the master, never a worker. A greenlet fetches the
-URL every `--server-metrics-interval` seconds from `test_start`, once more when the test
-stops (so counter deltas cover the whole run), and feeds `ServerSeries`. The default
-(`auto`) is `{host}/metrics` when it answers: if the first scrape fails, scraping is off
-for the run and said once. With `--server-metrics` (the same URL) or `--server-metrics
-URL`, failures never fail the run: each is counted by reason in `server.scrape_errors`
-and logged once per reason. The API key is sent only to the target's own host.
-`attach_server_metrics(environment, run)` wires it; `ServerMetrics.add_to(summary, ...)`
-adds the `server` block, each time-series point's `server` block and the TTFT split.
+One process scrapes: the local runner or the master, never a worker. A baseline scrape at
+`test_start` (before any request goes out), then a greenlet every
+`--server-metrics-interval` seconds, and once more when the test stops (so counter deltas
+cover the whole run), and feeds `ServerSeries`. The default (`auto`) is `{host}/metrics`
+when it answers: if the first scrape fails, scraping is off for the run and said once. With
+`--server-metrics` (the same URL) or `--server-metrics URL`, failures never fail the run:
+each is counted by reason in `server.scrape_errors` and logged once per reason. The API key
+is sent only to the target's own host. `attach_server_metrics(environment, run)` wires it;
+`ServerMetrics.add_to(summary, ...)` adds the `server` block, each time-series point's
+`server` block and the TTFT split.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = ["ServerMetrics", "attach_server_metrics", "metrics_url"]
 
 log = logging.getLogger("llm_load")
 SCRAPE_TIMEOUT_S = 3.0
+FIRST_TIMEOUT_S = 2.0  # the baseline scrape holds the test's start back at most this long
 OFF = ("off", "none", "no", "false", "0")
 
 
@@ -69,8 +71,14 @@ class ServerMetrics:
         self.errors = {}
         self._interval_s = max(0.05, settings.server_metrics_interval_s)
         self._session = _session(settings, self.url)
-        if self.url is not None:
-            self._greenlet = gevent.spawn(self._loop)
+        if self.url is None:
+            return
+        # The baseline, before any request is sent: the run's deltas count from here.
+        if not self.scrape(FIRST_TIMEOUT_S) and not self._explicit:
+            log.info("server metrics: %s does not answer; not scraping (%s)", self.url, self.errors)
+            self.url, self.errors = None, {}
+            return
+        self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> None:
         """The test stopped: a last scrape closes the run's deltas (once)."""
@@ -85,20 +93,15 @@ class ServerMetrics:
             self._greenlet = None
 
     def _loop(self) -> None:
-        if not self.scrape() and not self._explicit:
-            log.info("server metrics: %s does not answer; not scraping (%s)", self.url, self.errors)
-            self.url, self.errors = None, {}
-            self._greenlet = None
-            return
         while True:
             gevent.sleep(self._interval_s)
             self.scrape()
 
-    def scrape(self) -> bool:
+    def scrape(self, timeout_s: float = SCRAPE_TIMEOUT_S) -> bool:
         """One scrape into the series; a failure is counted (and logged once per reason)."""
         assert self.url is not None
         try:
-            resp = self._session.get(self.url, timeout=SCRAPE_TIMEOUT_S)
+            resp = self._session.get(self.url, timeout=timeout_s)
             if resp.status_code != 200:
                 return self._failed(f"http_{resp.status_code}", resp.text[:200])
             self.series.add(parse_snapshot(resp.text, time.time()))

@@ -1,0 +1,105 @@
+"""`--server-metrics` against the mock's `/metrics` (vLLM names, values it knows to be true).
+
+Real headless Locust runs: the normalised series and the run's deltas are checked against
+the mock's ground truth (`GET /stats`), a scrape failure never fails the run, and a
+distributed run scrapes once (the mock counts the scrapes it served).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from llm_load.core.server import parse_snapshot
+from llm_load.mock.process import spawn_mock
+from tests.conftest import load, short_run
+from tests.integration.test_distributed import cluster, free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def mock_scrapes(base_url: str) -> int:
+    """Scrapes the mock served so far, this one excluded."""
+    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as resp:
+        snap = parse_snapshot(resp.read().decode(), 0.0)
+    return int(snap.values["llm_load_mock_metrics_scrapes_total"]) - 1
+
+
+def test_series_and_deltas_match_the_mock_truth(summary_path):
+    mock_args = ("--parallel", "2", "--ttft-ms", "60", "--itl-ms", "5", "--tokens", "20")
+    with spawn_mock(*mock_args) as mock:
+        # No flag: the default scrapes {host}/metrics because it answers.
+        proc = short_run(mock.base_url, summary_path, users=6, run_time="4s")
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    server = s["server"]
+    assert server["family"] == "vllm" and server["url"] == mock.base_url + "/metrics"
+    assert server["scrape_errors"]["count"] == 0 and server["samples"] >= 4
+    # 6 users on 2 slots: 2 running and 4 waiting while the load is steady.
+    assert server["series"]["running"]["max"] == 2
+    assert server["series"]["waiting"]["max"] == 4
+    assert server["series"]["kv_cache_usage"]["max"] == 1.0
+    written = sum(r["tokens"] for r in truth)
+    generated = server["totals"]["generated_tokens"]
+    assert abs(generated - written) <= 20, (generated, written)  # a stream cut at the stop
+    assert abs(generated - s["totals"]["output_tokens"]) <= 0.02 * written
+    prompts = sum(r["prompt_chars"] // 4 + 1 for r in truth if r["status"] == 200)
+    assert server["totals"]["prompt_tokens"] == prompts
+    first_tokens = [r for r in truth if r["ttft_ms"] is not None]
+    assert server["totals"]["ttft_ms"]["count"] == len(first_tokens)
+    # Queued TTFTs (up to ~3 replies ahead of each) are long: the server saw them too.
+    assert server["totals"]["ttft_ms"]["p50"] > 100
+    with_server = [p for p in s["timeseries"]["points"] if "server" in p]
+    assert len(with_server) >= 2 and any(p["server"]["waiting"] == 4 for p in with_server)
+    assert server["ttft_split"]["source"] == "histogram"
+
+
+def test_a_scrape_failure_is_counted_and_never_fails_the_run(summary_path):
+    dead = f"http://127.0.0.1:{free_port()}/metrics"
+    with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "8") as mock:
+        proc = short_run(mock.base_url, summary_path, "--server-metrics", dead, run_time="3s")
+        missing = short_run(
+            mock.base_url, summary_path.with_name("404.json"),
+            "--server-metrics", mock.base_url + "/nope", run_time="2s",
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    server = load(summary_path)["server"]
+    assert server["samples"] == 0 and server["url"] == dead
+    assert server["scrape_errors"]["count"] >= 3
+    assert set(server["scrape_errors"]["reasons"]) == {"connection"}
+    assert proc.stderr.count("server metrics: scraping") == 1  # said once
+    assert load(summary_path)["totals"]["requests"] > 0
+    assert missing.returncode == 0, missing.stderr[-3000:]
+    reasons = load(summary_path.with_name("404.json"))["server"]["scrape_errors"]["reasons"]
+    assert set(reasons) == {"http_404"}
+
+
+def test_off_and_an_unanswered_default_add_no_server_block(summary_path):
+    with spawn_mock("--ttft-ms", "20", "--itl-ms", "2", "--tokens", "8") as mock:
+        proc = short_run(mock.base_url, summary_path, "--server-metrics", "off", run_time="2s")
+        assert mock_scrapes(mock.base_url) == 0
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "server" not in load(summary_path)
+
+
+def test_a_distributed_run_scrapes_once(summary_path):
+    with spawn_mock("--ttft-ms", "30", "--itl-ms", "3", "--tokens", "16") as mock:
+        master, workers = cluster(
+            mock.base_url, summary_path, 2, 8, "5s", "--server-metrics",
+            "--server-metrics-interval", "0.5",
+        )  # fmt: skip
+        _, err = master.communicate(timeout=90)
+        for worker in workers:
+            worker.wait(timeout=30)
+        scrapes = mock_scrapes(mock.base_url)
+        truth = mock.stats()["requests"]
+    assert master.returncode == 0, err[-3000:]
+    s = load(summary_path)
+    server = s["server"]
+    # Every scrape the mock served is one of the master's samples: no worker scraped.
+    assert scrapes == server["samples"] and server["scrape_errors"]["count"] == 0
+    assert 8 <= server["samples"] <= 16  # 5 s at 0.5 s, plus the baseline and the last one
+    written = sum(r["tokens"] for r in truth)
+    assert abs(server["totals"]["generated_tokens"] - written) <= 16
