@@ -155,7 +155,8 @@ def test_ttft_split_from_histograms_without_timings():
     ("extra", "expected"),
     [
         ({"prompt_ms": 12.5, "predicted_ms": 300.0, "cache_n": 3}, (12.5, None)),
-        ({"time_to_first_token_ms": 10.3, "queue_time_ms": 0.03}, (10.3, 0.03)),
+        ({"time_to_first_token_ms": 10.25, "queue_time_ms": 700.5}, (710.75, 700.5)),
+        ({"time_to_first_token_ms": 10.25}, (10.25, None)),
         (None, (None, None)),
         ({"prompt_ms": "x"}, (None, None)),
     ],

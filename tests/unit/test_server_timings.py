@@ -35,7 +35,7 @@ def stream_of(usage_chunk: dict) -> ChatStream:
 
 
 @pytest.mark.parametrize(
-    ("usage_chunk", "server_ttft", "queue"), [(LLAMA_USAGE, 12.0, None), (VLLM_USAGE, 10.0, 0.5)]
+    ("usage_chunk", "server_ttft", "queue"), [(LLAMA_USAGE, 12.0, None), (VLLM_USAGE, 10.5, 0.5)]
 )
 def test_timings_on_the_usage_chunk_give_outside_ms(usage_chunk, server_ttft, queue):
     rec = record_from_stream(

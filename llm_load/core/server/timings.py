@@ -3,7 +3,9 @@
 llama.cpp puts `timings` on every response (streamed: on the usage chunk): `prompt_ms` is
 its prompt processing up to the first sampled token, our `server_ttft_ms`; it has no queue
 time. vLLM with `--enable-per-request-metrics` puts `metrics` there:
-`time_to_first_token_ms` (from the engine's arrival, queue included) and `queue_time_ms`.
+`queue_time_ms` and `time_to_first_token_ms`, which (measured on vLLM 0.32 CPU) counts
+from the request's scheduling, so the queue is *not* in it: our `server_ttft_ms` is their
+sum, the time from the engine's arrival to its first token, like vLLM's TTFT histogram.
 `outside_ms = ttft_ms - server_ttft_ms` is then what the request spent outside the engine
 (API frontend, tokenisation, network, client).
 """
@@ -28,5 +30,6 @@ def server_times(extra: Any) -> ServerTimes:
         return None, None
     ttft = _number(extra, "time_to_first_token_ms")
     if ttft is not None:  # vLLM
-        return ttft, _number(extra, "queue_time_ms")
+        queue = _number(extra, "queue_time_ms")
+        return ttft + (queue or 0.0), queue
     return _number(extra, "prompt_ms"), None  # llama.cpp
