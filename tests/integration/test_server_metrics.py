@@ -7,6 +7,9 @@ distributed run scrapes once (the mock counts the scrapes it served).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -43,12 +46,14 @@ def test_series_and_deltas_match_the_mock_truth(summary_path):
     assert server["series"]["kv_cache_usage"]["max"] == 1.0
     written = sum(r["tokens"] for r in truth)
     generated = server["totals"]["generated_tokens"]
-    assert abs(generated - written) <= 20, (generated, written)  # a stream cut at the stop
+    # The last scrape follows the users' stop; the 2 streams cut then may write a few more.
+    assert 0 <= written - generated <= 2 * 20, (generated, written)
     assert abs(generated - s["totals"]["output_tokens"]) <= 0.02 * written
     prompts = sum(r["prompt_chars"] // 4 + 1 for r in truth if r["status"] == 200)
     assert server["totals"]["prompt_tokens"] == prompts
     first_tokens = [r for r in truth if r["ttft_ms"] is not None]
-    assert server["totals"]["ttft_ms"]["count"] == len(first_tokens)
+    late = len(first_tokens) - server["totals"]["ttft_ms"]["count"]
+    assert 0 <= late <= 2, late  # a queued reply may get its slot as the stop frees one
     # Queued TTFTs (up to ~3 replies ahead of each) are long: the server saw them too.
     assert server["totals"]["ttft_ms"]["p50"] > 100
     with_server = [p for p in s["timeseries"]["points"] if "server" in p]
@@ -103,3 +108,15 @@ def test_a_distributed_run_scrapes_once(summary_path):
     assert 8 <= server["samples"] <= 16  # 5 s at 0.5 s, plus the baseline and the last one
     written = sum(r["tokens"] for r in truth)
     assert abs(server["totals"]["generated_tokens"] - written) <= 16
+
+
+def test_doctor_says_whether_metrics_answer_and_which_family():
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "4") as mock:
+        cmd = [sys.executable, "-m", "llm_load.cli", "doctor", "-H", mock.base_url, "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        text = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=60).stdout
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] and doc["server_metrics"]["reachable"]
+    assert doc["server_metrics"]["family"] == "vllm"
+    assert doc["server_metrics"]["url"] == mock.base_url + "/metrics"
+    assert "server metrics: /metrics reachable, family vllm" in text
