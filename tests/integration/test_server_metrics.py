@@ -120,3 +120,34 @@ def test_doctor_says_whether_metrics_answer_and_which_family():
     assert doc["server_metrics"]["family"] == "vllm"
     assert doc["server_metrics"]["url"] == mock.base_url + "/metrics"
     assert "server metrics: /metrics reachable, family vllm" in text
+
+
+def test_web_ui_server_tab_shows_the_live_queue(tmp_path):
+    from tests.integration.test_webui import get_json, web_locust
+
+    with (
+        spawn_mock("--parallel", "2", "--ttft-ms", "50", "--itl-ms", "5", "--tokens", "40") as mock,
+        web_locust(
+            tmp_path,
+            "-H",
+            mock.base_url,
+            "--model",
+            "mock-llm",
+            "--autostart",
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            "30s",
+        ) as locust,  # fmt: skip
+    ):
+
+        def queued() -> dict | None:
+            stats = get_json(locust.url + "/stats/requests")
+            tab = next(e["data"] for e in stats["extended_stats"] if e["key"] == "llm-server")
+            return tab[0] if tab and tab[0]["waiting"] not in ("-", 0) else None
+
+        row = locust.wait_until(queued, 40, "the server tab to show a queue")
+    assert row["family"] == "vllm" and row["running"] == 2 and row["waiting"] == 4
+    assert row["kv_pct"] == 100.0 and row["scrape_errors"] == 0
