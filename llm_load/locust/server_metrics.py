@@ -33,6 +33,7 @@ __all__ = ["ServerMetrics", "attach_server_metrics", "metrics_url"]
 
 log = logging.getLogger("llm_load")
 SCRAPE_TIMEOUT_S = 3.0
+ALIGN_S = 0.005  # after a window's end, before the next one fills
 FIRST_TIMEOUT_S = 2.0  # the baseline scrape holds the test's start back at most this long
 OFF = ("off", "none", "no", "false", "0")
 
@@ -93,8 +94,11 @@ class ServerMetrics:
             self._greenlet = None
 
     def _loop(self) -> None:
+        """Scrape just after each interval boundary of the epoch clock, like the time
+        series' windows, so each window ends with one scrape (a slow one skips a beat)."""
+        interval = self._interval_s
         while True:
-            gevent.sleep(self._interval_s)
+            gevent.sleep(interval - time.time() % interval + ALIGN_S)
             self.scrape()
 
     def scrape(self, timeout_s: float = SCRAPE_TIMEOUT_S) -> bool:
