@@ -27,9 +27,11 @@ def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
 
 
 def run(server: RealServer, path: Path, users: int, run_time: str) -> dict:
+    # Small replies and patient timeouts: on a busy 2-core machine llama.cpp can drop to a
+    # few tokens/s, and a request queued behind both slots sends no byte until it has one.
     proc = short_run(
-        server.base_url, path, "--server-metrics", "--max-tokens", "32",
-        "--stop-timeout", "60", users=users, run_time=run_time,
+        server.base_url, path, "--server-metrics", "--max-tokens", "8", "--stop-timeout", "300",
+        "--request-timeout", "300", users=users, run_time=run_time,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = load(path)
@@ -43,7 +45,7 @@ def test_counts_queue_and_outside_time_against_the_real_server(server, tmp_path)
     ours, theirs = s["totals"], s["server"]
     assert theirs["family"] == ("llamacpp" if server.kind == "llama" else "vllm")
     assert theirs["scrape_errors"]["count"] == 0
-    assert ours["cancelled"] == 0 and ours["failures"] == 0 and ours["requests"] > 10
+    assert ours["cancelled"] == 0 and ours["failures"] == 0 and ours["requests"] > server.slots
     generated = theirs["totals"]["generated_tokens"]
     assert abs(generated - ours["output_tokens"]) <= 0.01 * ours["output_tokens"], (
         generated,
