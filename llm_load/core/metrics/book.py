@@ -5,15 +5,16 @@ histograms add bucket counts), so books kept by Locust workers and merged on the
 equal one book fed every record. `to_dict`/`from_dict` give the plain-dict wire format.
 
 What feeds what: TTFT and ITL come from every call that saw tokens (a failed or cancelled
-call's first token was still measured), and so do the server's own timings when the
-response carried them (`server_ttft_ms`, `server_queue_ms`, `outside_ms`); E2E, TPOT and
-per-request tokens/s only from successful calls; token counts from every call. Cancelled
-calls (cut off because the test stopped) are counted apart and never as failures. Tool-call
-grades come from every graded call (a successful call of a tool case): `tool_expected` of
-them, `tool_correct` right, the rest counted by grade in `tool_errors` — an HTTP failure is
-never graded. With an `SLO` set on the book, successful calls that meet it count as `good`
-(and their output tokens as `good_output_tokens`): the summary's `goodput`. The book also
-keeps a per-interval `TimeSeries` of the same records.
+call's first token was still measured); E2E, TPOT and per-request tokens/s only from
+successful calls; token counts from every call. Cancelled calls (cut off because the test
+stopped) are counted apart and never as failures. Tool-call grades come from every graded
+call (a successful call of a tool case): `tool_expected` of them, `tool_correct` right,
+the rest counted by grade in `tool_errors` — an HTTP failure is never graded. With an
+`SLO` set on the book, successful calls that meet it count as `good` (and their output
+tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
+per-interval `TimeSeries` of the same records.
+Responses carrying the server's own timings also feed `server_ttft_ms`, `server_queue_ms`
+and `outside_ms` (like TTFT: from every call).
 """
 
 from __future__ import annotations
@@ -27,14 +28,7 @@ from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.timeseries import TimeSeries
 from llm_load.core.scenario.arrivals import ArrivalStats
 
-__all__ = [
-    "HISTOGRAMS",
-    "SERVER_HISTOGRAMS",
-    "TOOL_HISTOGRAMS",
-    "ErrorStat",
-    "MetricsBook",
-    "ModelMetrics",
-]
+__all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
 
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")

@@ -3,12 +3,12 @@
 `ChatStream.add(payload, t_s)` takes one SSE data payload (bytes) and the time it arrived
 (seconds since the request started, measured by the caller) and accumulates content,
 reasoning (`reasoning_content` or `reasoning`), tool-call deltas merged by index, the
-finish reason, usage, in-stream error objects and the server's own per-request timings
-when it sends them with the usage (llama.cpp `timings`, vLLM `metrics`). A *token chunk*
-is one that carries content, reasoning or a tool-call delta; its arrival time is kept for
-TTFT and ITL, and the arrival times of chunks with a tool-call delta are kept apart
-(`tool_call_times_s`).
+finish reason, usage and in-stream error objects. A *token chunk* is one that carries
+content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL, and
+the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`).
 `ChatStream.add_completion(obj)` does the same for a non-streaming response body.
+`server_timings`: the server's own per-request timings sent with the usage (llama.cpp
+`timings`, vLLM `metrics`), or None.
 """
 
 from __future__ import annotations
