@@ -87,6 +87,10 @@ def _slo(value: Any, default: Any) -> SLO | None:
     return SLO.of(*value) if value else None
 
 
+def _names(value: Any, default: Any) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -108,6 +112,8 @@ class Option:
     action: str | None = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    nargs: str | None = None
+    const: Any = None
     secret: bool = False  # masked in the web UI form, never shown
     web: bool = True  # in the web UI start form
 
@@ -140,6 +146,8 @@ class Option:
                 ("action", self.action),
                 ("choices", self.choices),
                 ("metavar", self.metavar),
+                ("nargs", self.nargs),
+                ("const", self.const),
             )
             if value is not None
         }
@@ -312,6 +320,39 @@ OPTIONS: tuple[Option, ...] = (
         shown=lambda slo: slo.as_dict() if slo else None,
         action="append",
         metavar="EXPR",
+        web=False,
+    ),
+    Option(
+        "--server-metrics",
+        "auto",
+        "Scrape the server's Prometheus metrics during the run (one process: the master "
+        "or the local runner): URL, or without a value {host}/metrics. Default 'auto': "
+        "{host}/metrics when it answers; 'off' disables",
+        read=_text_or_default,
+        public="server_metrics",
+        nargs="?",
+        const="host",
+        metavar="URL",
+        web=False,
+    ),
+    Option(
+        "--server-metrics-interval",
+        1.0,
+        "Seconds between two scrapes of --server-metrics (default 1)",
+        field="server_metrics_interval_s",
+        read=_float_or_default,
+        kind=float,
+        metavar="S",
+        web=False,
+    ),
+    Option(
+        "--server-metric",
+        None,
+        "Keep this server metric's raw samples (sum over labels), repeatable; all "
+        "that is kept from a server whose family is not recognised",
+        read=_names,
+        action="append",
+        metavar="NAME",
         web=False,
     ),
 )

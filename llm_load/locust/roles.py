@@ -125,6 +125,7 @@ class _WritingRole(Role):
     def on_test_stop(self, **_: Any) -> None:
         super().on_test_stop()
         self._stop_ticker()
+        self.run.server_metrics.stop()  # the run's last scrape
         self.run.stopped_perf = time.perf_counter()
         self.run.finish(show=True)
 

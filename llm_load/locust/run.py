@@ -31,6 +31,7 @@ from llm_load.locust.endpoint import discover_model
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
+from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import resolve_settings
 from llm_load.locust.webui import attach_web_ui
 
@@ -75,6 +76,7 @@ class LLMRun:
         self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
         self.role: Role  # chosen once by `attach`, right after this
+        self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point)."""
@@ -171,6 +173,7 @@ class LLMRun:
             load = self.settings.scenario.load
             summary["arrivals"]["arrival"] = load.arrival
             summary["arrivals"]["rate_per_s"] = load.rate
+        self.server_metrics.add_to(summary, self.started_wall or 0.0)  # server-metrics hook
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> Summary:
@@ -236,4 +239,5 @@ def attach(environment: Any, outputs: OutputSink | None = None) -> LLMRun:
     # reach, so full collections (tens of ms at hundreds of streams) stop pausing the clock.
     environment.events.spawning_complete.add_listener(lambda **_: gc.freeze())
     attach_web_ui(environment, run)
+    attach_server_metrics(environment, run)  # server-metrics hook: starts the scraper
     return run

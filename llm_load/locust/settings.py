@@ -53,6 +53,9 @@ class Settings:
     stream_reader: str
     thresholds: tuple[Threshold, ...]
     slo: SLO | None  # per-request limits defining goodput (--slo, scenario slo:)
+    server_metrics: str  # --server-metrics: auto, host, off or a URL
+    server_metrics_interval_s: float
+    server_metric: tuple[str, ...]  # --server-metric NAME: raw samples kept
     scenario: Scenario | None = None
 
     @property
@@ -97,6 +100,7 @@ class Settings:
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),
             scenario=scenario,
+            server_metrics=_scenario_metrics(self.server_metrics, scenario),
         )
 
 
@@ -122,6 +126,11 @@ def resolve_settings(
     if on_error is None and settings.slo is None:
         _no_goodput_checks(settings.thresholds)
     return settings
+
+
+def _scenario_metrics(flag: str, scenario: Scenario) -> str:
+    """`--server-metrics` given wins; else the scenario's `target.metrics`, else auto."""
+    return scenario.target.metrics if flag == "auto" and scenario.target.metrics else flag
 
 
 def _merge_slo(scenario: Scenario, flags: SLO | None) -> SLO | None:

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, request
 
 from llm_load.core.metrics.catalogue import CATALOGUE, WEB_COLUMNS, Metric, value
 from llm_load.core.metrics.summary_types import plain
+from llm_load.locust.webui_server import TAB_ARGS, server_stats
 
 if TYPE_CHECKING:
     from llm_load.locust.run import LLMRun
@@ -50,10 +51,15 @@ ERRORS_TABLE = [
     {"key": "example", "title": "Example message"},
 ]
 TEMPLATE_ARGS: dict[str, list[dict[str, Any]]] = {
-    "extended_tabs": [{"title": "LLM", "key": TAB}, {"title": "LLM errors", "key": ERRORS_TAB}],
+    "extended_tabs": [
+        {"title": "LLM", "key": TAB},
+        {"title": "LLM errors", "key": ERRORS_TAB},
+        TAB_ARGS["tab"],  # server-metrics hook
+    ],
     "extended_tables": [
         {"key": TAB, "structure": TABLE},
         {"key": ERRORS_TAB, "structure": ERRORS_TABLE},
+        TAB_ARGS["table"],  # server-metrics hook
     ],
     "extended_csv_files": [
         {"href": "./llm/summary?download=1", "title": "Download LLM summary (llm-summary.json)"}
@@ -137,7 +143,8 @@ def extended_stats(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for entries in (rows, errors):
         for index, entry in enumerate(entries):
             entry["name"] = f"{index:05d}"
-    return [{"key": TAB, "data": rows}, {"key": ERRORS_TAB, "data": errors}]
+    server = server_stats(summary)  # server-metrics hook: the "LLM server" tab
+    return [{"key": TAB, "data": rows}, {"key": ERRORS_TAB, "data": errors}, server]
 
 
 def model_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The mock's HTTP/1.1 server: a minimal ``asyncio.Protocol`` and the OpenAI-compatible routes.
 
 Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /stats``
-(``?detail=1`` adds per-token offsets) and ``POST /stats/reset``. Only ``/v1/*`` requires the API
+(``?detail=1`` adds per-token offsets), ``POST /stats/reset`` and ``GET /metrics`` (Prometheus
+text in vLLM's names, :mod:`llm_load.mock.metrics`). Only ``/v1/*`` requires the API
 key. With ``root_path`` (``--root-path /api``) the two ``/v1`` routes move to ``/api/v1/...``;
 ``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
 total number of characters of all message contents (string contents, plus the ``text`` of
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs
 from llm_load.mock import payload
 from llm_load.mock.chat import ChatCompletions
 from llm_load.mock.config import MockConfig
+from llm_load.mock.metrics import CONTENT_TYPE, MockMetrics
 from llm_load.mock.payload import HttpError
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
@@ -238,7 +240,9 @@ class MockServer:
             v1 + "/chat/completions": {"POST": chat},
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
+            "/metrics": {"GET": self._metrics},
         }
+        self.metrics = MockMetrics(self.truth, config.parallel)
 
     @property
     def base_url(self) -> str:
@@ -315,6 +319,10 @@ class MockServer:
     def _stats(self, conn: MockProtocol, req: Request) -> None:
         detail = parse_qs(req.query).get("detail", ["0"])[-1].lower() in ("1", "true", "yes")
         conn.send_json(self.truth.snapshot(detail))
+
+    def _metrics(self, conn: MockProtocol, req: Request) -> None:
+        body = self.metrics.render(self.connections)
+        conn.finish(payload.response(200, body, close=not conn.keep_alive, ctype=CONTENT_TYPE))
 
     def _reset(self, conn: MockProtocol, req: Request) -> None:
         conn.send_json({"status": "ok", "cleared": self.truth.reset()})

@@ -126,6 +126,10 @@ class TruthStore:
     def __len__(self) -> int:
         return len(self._records)
 
+    def records(self) -> list[TruthRecord]:
+        """The records kept, oldest first."""
+        return list(self._records)
+
     def snapshot(self, detail: bool = False) -> dict[str, Any]:
         """The ``GET /stats`` document."""
         records = [r.to_dict(detail) for r in self._records]

@@ -15,6 +15,7 @@ from rich.table import Table
 from llm_load.core.metrics.catalogue import CONSOLE_COLUMNS, value
 from llm_load.core.metrics.slo import describe_slo
 from llm_load.report.rows import fmt_ms, formatter, model_rows
+from llm_load.report.server import server_lines
 
 __all__ = ["print_summary", "print_thresholds", "print_tool_calls", "summary_table"]
 
@@ -56,6 +57,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     if summary.get("interrupted"):
         console.print("interrupted (Ctrl-C / SIGTERM): the numbers cover the run until then")
     print_tool_calls(summary, console)
+    for line in server_lines(summary):  # server-metrics hook
+        console.print(line, markup=False)
     if summary.get("workers_lost"):
         lost = summary["workers_lost"]
         console.print(f"workers lost during the run: {lost} (counted up to their last report)")

@@ -13,6 +13,8 @@ the rest counted by grade in `tool_errors` — an HTTP failure is never graded. 
 `SLO` set on the book, successful calls that meet it count as `good` (and their output
 tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
 per-interval `TimeSeries` of the same records.
+Responses carrying the server's own timings also feed `server_ttft_ms`, `server_queue_ms`
+and `outside_ms` (like TTFT: from every call).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMe
 
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
+# The server's own per-request timings: only in summaries of servers that send them.
+SERVER_HISTOGRAMS = ("server_ttft_ms", "server_queue_ms", "outside_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *SERVER_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -38,6 +43,7 @@ HISTOGRAMS = (
     "e2e_ms",
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
+    *SERVER_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -95,6 +101,8 @@ class ModelMetrics:
         self.connection_retries += rec.connection_retries
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
+        if rec.server_ttft_ms is not None:
+            self._add_server_times(rec)
         record_itl = self.itl_ms.record
         for gap in rec.itl_ms:
             record_itl(gap)
@@ -124,6 +132,11 @@ class ModelMetrics:
             self.tpot_ms.record(tpot)
         if (rate := rec.output_tokens_per_s) is not None:
             self.request_output_tokens_per_s.record(rate)
+
+    def _add_server_times(self, rec: RequestRecord) -> None:
+        for name in SERVER_HISTOGRAMS:
+            if (value := getattr(rec, name)) is not None:
+                getattr(self, name).record(value)
 
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
@@ -158,7 +171,8 @@ class ModelMetrics:
             value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            setattr(book, name, LogHistogram.from_dict(data[name]))
+            if name in data or name not in SERVER_HISTOGRAMS:  # absent from older dicts
+                setattr(book, name, LogHistogram.from_dict(data[name]))
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
@@ -172,7 +186,7 @@ class ModelMetrics:
         out["error_rate"] = self.failures / self.requests if self.requests else 0.0
         for name in HISTOGRAMS:
             hist = getattr(self, name)
-            if hist.count or name not in TOOL_HISTOGRAMS:
+            if hist.count or name not in OPTIONAL_HISTOGRAMS:
                 out[name] = hist.summary()
         if self.tool_expected:
             accuracy = self.tool_correct / self.tool_expected

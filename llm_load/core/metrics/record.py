@@ -9,6 +9,8 @@ Definitions (all from the client's clock, seconds since the request was sent):
 - Output tokens/s per request: output_tokens / E2E.
 - Tool calls (streaming): time to the first and to the last tool-call delta, and tool-call
   chunks per second between them (about one argument token per chunk).
+- Server timings: the server's own TTFT and queue time when its response says them
+  (llama.cpp `timings`, vLLM `metrics`), and `outside_ms` = TTFT - server TTFT.
 Output tokens come from the server's `usage` when it sends one; otherwise they are
 estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+from llm_load.core.server.timings import server_times
 from llm_load.core.wire.chat import ChatStream
 
 __all__ = ["RequestRecord", "estimate_tokens", "record_from_stream"]
@@ -49,6 +52,15 @@ class RequestRecord:
     connection_retries: int = 0  # stale keep-alive connections retried before a response
     tool_grade: str | None = None  # a tool case's grade ("correct" or an error bucket)
     tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
+    server_ttft_ms: float | None = None  # the server's own TTFT (llama.cpp / vLLM timings)
+    server_queue_ms: float | None = None  # the server's own queue time, when it says
+
+    @property
+    def outside_ms(self) -> float | None:
+        """Client TTFT minus the server's: frontend, tokenisation, network and client."""
+        if self.ttft_s is None or self.server_ttft_ms is None:
+            return None
+        return self.ttft_s * 1000.0 - self.server_ttft_ms
 
     @property
     def ok(self) -> bool:
@@ -148,6 +160,7 @@ def record_from_stream(
     else:
         output = estimate_tokens(len(stream.content) + len(stream.reasoning))
     times = tuple(stream.token_times_s) if streamed else ()
+    server_ttft_ms, server_queue_ms = server_times(stream.server_timings)
     return RequestRecord(
         model=model,
         started_at=started_at,
@@ -164,4 +177,6 @@ def record_from_stream(
         connection_retries=connection_retries,
         tool_grade=tool_grade if failure is None and not cancelled else None,
         tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
+        server_ttft_ms=server_ttft_ms,
+        server_queue_ms=server_queue_ms,
     )

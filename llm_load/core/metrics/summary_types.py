@@ -162,6 +162,7 @@ class Summary(TypedDict):
     workers_lost: NotRequired[int]  # 0 on a local run
     requests_log: NotRequired[RequestsLog]
     arrivals: NotRequired[Arrivals]
+    server: NotRequired[dict[str, Any]]  # --server-metrics: the target's own account
 
 
 BookWire = dict[str, Any]  # `MetricsBook.to_dict()`: histograms as sparse bucket counts

@@ -42,6 +42,9 @@ DISTRIBUTIONS = (
     "tool_call_ms",
     "tool_args_tokens_per_s",
     "task_ms",
+    "server_ttft_ms",
+    "server_queue_ms",
+    "outside_ms",
 )
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
 GOODPUT_STATS = ("ratio", "requests_per_s", "output_tokens_per_s", "good")

@@ -63,6 +63,7 @@ class TargetDefaults(BaseModel):
     model_config = _STRICT
     host: str | None = None
     api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    metrics: str | None = None  # --server-metrics: a /metrics URL, "host" or "off"
 
     @model_validator(mode="before")
     @classmethod

@@ -7,6 +7,8 @@ finish reason, usage and in-stream error objects. A *token chunk* is one that ca
 content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL, and
 the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`).
 `ChatStream.add_completion(obj)` does the same for a non-streaming response body.
+`server_timings`: the server's own per-request timings sent with the usage (llama.cpp
+`timings`, vLLM `metrics`), or None.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class ChatStream:
         "invalid_chunks",
         "invalid_example",
         "role_seen",
+        "server_timings",
         "token_times_s",
         "tool_call_times_s",
         "usage",
@@ -77,6 +80,7 @@ class ChatStream:
         self.role_seen = False
         self.invalid_chunks = 0
         self.invalid_example: str | None = None
+        self.server_timings: Any = None  # llama.cpp `timings` / vLLM `metrics`, if sent
 
     # -- streaming -------------------------------------------------------------------
     def add(self, payload: bytes, t_s: float) -> None:
@@ -98,6 +102,7 @@ class ChatStream:
         usage = obj.get("usage")
         if usage:
             self.usage = usage
+            self.server_timings = obj.get("timings") or obj.get("metrics")  # on the usage chunk
         choices = obj.get("choices")
         if choices and self._add_choice(choices[0]):
             self.token_times_s.append(t_s)
@@ -167,6 +172,7 @@ class ChatStream:
             self.error = error_text(obj)
             return
         self.usage = obj.get("usage") or None
+        self.server_timings = obj.get("timings") or obj.get("metrics")
         choices = obj.get("choices") or []
         if not choices:
             self.error = "response has no choices"
