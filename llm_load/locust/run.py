@@ -33,6 +33,7 @@ from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.wire.endpoint import model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
+from llm_load.locust.prometheus import attach_prometheus
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
@@ -402,4 +403,5 @@ def attach(environment: Any) -> LLMRun:
             FINAL_REPORT, lambda msg, **_: run.on_final_report(msg.node_id, msg.data)
         )
     attach_web_ui(environment, run)
+    attach_prometheus(environment)  # /metrics: web UI, --prometheus-port (observability)
     return run

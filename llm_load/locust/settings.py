@@ -53,6 +53,9 @@ class Settings:
     stream_reader: str
     thresholds: tuple[Threshold, ...]
     slo: SLO | None  # per-request limits defining goodput (--slo, scenario slo:)
+    prometheus_port: int  # 0: off (llm_load.locust.prometheus)
+    prometheus_host: str
+    prometheus_linger_s: float
     scenario: Scenario | None = None
 
     @property

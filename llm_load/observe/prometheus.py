@@ -1,0 +1,180 @@
+"""A run's `MetricsBook` as Prometheus metric families, built fresh at each scrape.
+
+`families(snapshot)` turns the merged book (the same one summary.json is built from) into
+`prometheus_client` families: histograms `llm_load_{ttft,itl,tpot,e2e}_seconds`, counters of
+requests, failures, cancelled calls, input/output tokens, goodput (good requests and their
+output tokens, when the run has an SLO), tool calls by grade and errors by kind, and gauges
+of users and in-flight requests. Per-model series carry the label `model`; errors by kind and
+the gauges are run-wide. Nothing is kept between scrapes: memory is the book's (constant per
+model) plus one scrape's output.
+
+Bucket mapping: our `LogHistogram` has fixed log-linear buckets (64 per power of two above 0.1
+ms). Each Prometheus bound of `BOUNDS_S` is snapped to the nearest edge of that layout (e.g. 10
+s -> 10.0352 s; 1 ms, 5 ms, 50 ms are edges as they are), so every `_bucket` count is exact:
+the number of recorded values below `le` (`le` means "<=": only a value within float rounding
+of an edge may count on the other side); `_count` and `_sum` are exact too. What Prometheus
+then loses is only inside one of its buckets: `histogram_quantile` interpolates linearly
+between two adjacent bounds, so its answer lies in the same bucket as the true quantile; the
+bounds grow by at most 1.5x up to 60 s (e.g. 40-50 ms, 100-150 ms, 1-1.5 s), so that is the
+bucket error.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from math import ldexp
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from llm_load.core.metrics.book import MetricsBook, ModelMetrics
+from llm_load.core.metrics.histogram import LogHistogram
+
+__all__ = ["BOUNDS_S", "HISTOGRAMS", "LLMCollector", "Snapshot", "bucket_bounds", "families"]
+
+PREFIX = "llm_load_"
+# Wanted bucket bounds (s): 0.5 ms .. 10 min, at most 1.5x apart up to 60 s.
+WANTED_S = (
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075,
+    0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0,
+    20.0, 30.0, 45.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+# (book histogram, Prometheus name, help)
+HISTOGRAMS = (
+    ("ttft_ms", "ttft_seconds", "Time to first token (content, reasoning or tool call)"),
+    ("itl_ms", "itl_seconds", "Inter-token latency: gap between streamed token chunks"),
+    ("tpot_ms", "tpot_seconds", "Time per output token after the first, per request"),
+    ("e2e_ms", "e2e_seconds", "Whole request latency of successful requests"),
+)
+# (book counter, Prometheus name without _total, help)
+COUNTERS = (
+    ("requests", "requests", "Finished requests (successful or failed; not cancelled)"),
+    ("failures", "failures", "Failed requests"),
+    ("cancelled", "cancelled", "Requests cut off because the test stopped"),
+    ("input_tokens", "input_tokens", "Prompt tokens sent"),
+    ("output_tokens", "output_tokens", "Output tokens received"),
+)
+GOODPUT = (
+    ("good", "good_requests", "Successful requests that met the run's SLO"),
+    ("good_output_tokens", "good_output_tokens", "Output tokens of requests meeting the SLO"),
+)
+
+
+def _edge_ms(index: int) -> float:
+    """Lower edge (ms) of `LogHistogram` bucket `index` (bucket 0: [0, LOWEST))."""
+    if index == 0:
+        return 0.0
+    exponent, sub = divmod(index - 1, LogHistogram.SUB_BUCKETS)
+    return ldexp(LogHistogram.LOWEST * (1.0 + sub / LogHistogram.SUB_BUCKETS), exponent)
+
+
+def bucket_bounds(wanted_s: tuple[float, ...] = WANTED_S) -> tuple[tuple[float, int], ...]:
+    """(bound in s, first bucket index at or above it) for each wanted bound, the bound
+    snapped to the nearest bucket edge of the `LogHistogram` layout."""
+    edges = [_edge_ms(i) for i in range(1, LogHistogram.NUM_BUCKETS)]  # edges[k]: bucket k+1
+    out: dict[int, float] = {}
+    for wanted in wanted_s:
+        ms = wanted * 1000.0
+        k = bisect_right(edges, ms) - 1  # edges[k] <= ms < edges[k + 1]
+        if k + 1 < len(edges) and edges[k + 1] - ms < ms - edges[k]:
+            k += 1
+        index = max(k, 0) + 1
+        out[index] = round(edges[index - 1] / 1000.0, 12)
+    return tuple((bound, index) for index, bound in sorted(out.items()))
+
+
+BOUNDS = bucket_bounds()
+BOUNDS_S = tuple(bound for bound, _ in BOUNDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one scrape reads: the merged book, and the gauges (None: not known)."""
+
+    book: MetricsBook
+    users: int | None = None
+    in_flight: int | None = None
+
+
+def cumulative_buckets(hist: LogHistogram) -> list[tuple[str, float]]:
+    """The `_bucket` samples of `hist` in seconds: exact counts of values below each bound."""
+    sparse = hist.to_dict()["counts"]  # [[bucket index, count], ...] ascending
+    out: list[tuple[str, float]] = []
+    below, position = 0, 0
+    for bound, first_index in BOUNDS:
+        while position < len(sparse) and sparse[position][0] < first_index:
+            below += sparse[position][1]
+            position += 1
+        out.append((repr(bound), float(below)))
+    out.append(("+Inf", float(hist.count)))
+    return out
+
+
+def families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Every metric family of one scrape."""
+    models = sorted(snapshot.book.by_model.items())
+    yield from _histograms(models)
+    yield from _counters(models, snapshot.book)
+    yield from _gauges(snapshot)
+
+
+def _histograms(models: list[tuple[str, ModelMetrics]]) -> Iterator[Metric]:
+    for attr, name, doc in HISTOGRAMS:
+        family = HistogramMetricFamily(PREFIX + name, doc, labels=["model"])
+        for model, metrics in models:
+            hist: LogHistogram = getattr(metrics, attr)
+            family.add_metric([model], cumulative_buckets(hist), hist.total / 1000.0)
+        yield family
+
+
+def _counters(models: list[tuple[str, ModelMetrics]], book: MetricsBook) -> Iterator[Metric]:
+    wanted = COUNTERS + (GOODPUT if book.slo is not None else ())
+    for attr, name, doc in wanted:
+        family = CounterMetricFamily(PREFIX + name, doc, labels=["model"])
+        for model, metrics in models:
+            family.add_metric([model], getattr(metrics, attr))
+        yield family
+    tools = CounterMetricFamily(
+        PREFIX + "tool_calls", "Graded tool calls by grade", labels=["model", "grade"]
+    )
+    for model, metrics in models:
+        if metrics.tool_expected:
+            tools.add_metric([model, "correct"], metrics.tool_correct)
+        for grade, count in sorted(metrics.tool_errors.items()):
+            tools.add_metric([model, grade], count)
+    yield tools
+    errors = CounterMetricFamily(
+        PREFIX + "errors", "Failed requests by error kind (all models)", labels=["kind"]
+    )
+    for kind, stat in sorted(book.errors.items()):
+        errors.add_metric([kind], stat.count)
+    yield errors
+
+
+def _gauges(snapshot: Snapshot) -> Iterator[Metric]:
+    if snapshot.users is not None:
+        yield GaugeMetricFamily(PREFIX + "users", "Users running", value=snapshot.users)
+    if snapshot.in_flight is not None:
+        yield GaugeMetricFamily(
+            PREFIX + "in_flight_requests", "Requests sent, not yet finished", snapshot.in_flight
+        )
+
+
+class LLMCollector(Collector):
+    """A `prometheus_client` collector reading a fresh `Snapshot` at each scrape."""
+
+    def __init__(self, source: Callable[[], Snapshot]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        return families(self._source())
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # no fixed description: the families depend on the run
