@@ -14,9 +14,10 @@ s -> 10.0352 s; 1 ms, 5 ms, 50 ms are edges as they are), so every `_bucket` cou
 the number of recorded values below `le` (`le` means "<=": only a value within float rounding
 of an edge may count on the other side); `_count` and `_sum` are exact too. What Prometheus
 then loses is only inside one of its buckets: `histogram_quantile` interpolates linearly
-between two adjacent bounds, so its answer lies in the same bucket as the true quantile; the
-bounds grow by at most 1.5x up to 60 s (e.g. 40-50 ms, 100-150 ms, 1-1.5 s), so that is the
-bucket error.
+between two adjacent bounds, so its answer lies in the same bucket as the true quantile. The
+bounds (56, 0.5 ms to 10 min) are at most 1.34x apart up to 60 s (e.g. 40-50 ms, 1-1.25 s):
+that ratio is the bucket error of a quantile read from Prometheus; the exact quantiles are in
+summary.json and the web UI.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from llm_load.core.metrics.histogram import LogHistogram
 __all__ = ["BOUNDS_S", "HISTOGRAMS", "LLMCollector", "Snapshot", "bucket_bounds", "families"]
 
 PREFIX = "llm_load_"
-# Wanted bucket bounds (s): 0.5 ms .. 10 min, at most 1.5x apart up to 60 s.
+# Wanted bucket bounds (s): 0.5 ms .. 10 min, at most 1.34x apart up to 60 s (1, 1.25, 1.5,
+# 2, 2.5, 3, 4, 5, 6, 7.5 per decade).
+_DECADE = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5)
 WANTED_S = (
-    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075,
-    0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0,
-    20.0, 30.0, 45.0, 60.0, 120.0, 300.0, 600.0,
+    0.0005, 0.00075,
+    *(round(m * 10.0**e, 6) for e in range(-3, 1) for m in _DECADE),
+    *(10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0),
 )  # fmt: skip
 # (book histogram, Prometheus name, help)
 HISTOGRAMS = (
