@@ -33,6 +33,7 @@ from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.wire.endpoint import model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
+from llm_load.locust.otel import attach_otel
 from llm_load.locust.prometheus import attach_prometheus
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
@@ -404,4 +405,5 @@ def attach(environment: Any) -> LLMRun:
         )
     attach_web_ui(environment, run)
     attach_prometheus(environment)  # /metrics: web UI, --prometheus-port (observability)
+    attach_otel(environment)  # with Locust's --otel: our instruments, GenAI names
     return run

@@ -22,10 +22,8 @@ summary.json and the web UI.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from math import ldexp
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -37,18 +35,11 @@ from prometheus_client.registry import Collector
 
 from llm_load.core.metrics.book import MetricsBook, ModelMetrics
 from llm_load.core.metrics.histogram import LogHistogram
+from llm_load.observe.buckets import BOUNDS, BOUNDS_S, WANTED_S
 
-__all__ = ["BOUNDS_S", "HISTOGRAMS", "LLMCollector", "Snapshot", "bucket_bounds", "families"]
+__all__ = ["BOUNDS_S", "HISTOGRAMS", "WANTED_S", "LLMCollector", "Snapshot", "families"]
 
 PREFIX = "llm_load_"
-# Wanted bucket bounds (s): 0.5 ms .. 10 min, at most 1.34x apart up to 60 s (1, 1.25, 1.5,
-# 2, 2.5, 3, 4, 5, 6, 7.5 per decade).
-_DECADE = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5)
-WANTED_S = (
-    0.0005, 0.00075,
-    *(round(m * 10.0**e, 6) for e in range(-3, 1) for m in _DECADE),
-    *(10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0),
-)  # fmt: skip
 # (book histogram, Prometheus name, help)
 HISTOGRAMS = (
     ("ttft_ms", "ttft_seconds", "Time to first token (content, reasoning or tool call)"),
@@ -68,33 +59,6 @@ GOODPUT = (
     ("good", "good_requests", "Successful requests that met the run's SLO"),
     ("good_output_tokens", "good_output_tokens", "Output tokens of requests meeting the SLO"),
 )
-
-
-def _edge_ms(index: int) -> float:
-    """Lower edge (ms) of `LogHistogram` bucket `index` (bucket 0: [0, LOWEST))."""
-    if index == 0:
-        return 0.0
-    exponent, sub = divmod(index - 1, LogHistogram.SUB_BUCKETS)
-    return ldexp(LogHistogram.LOWEST * (1.0 + sub / LogHistogram.SUB_BUCKETS), exponent)
-
-
-def bucket_bounds(wanted_s: tuple[float, ...] = WANTED_S) -> tuple[tuple[float, int], ...]:
-    """(bound in s, first bucket index at or above it) for each wanted bound, the bound
-    snapped to the nearest bucket edge of the `LogHistogram` layout."""
-    edges = [_edge_ms(i) for i in range(1, LogHistogram.NUM_BUCKETS)]  # edges[k]: bucket k+1
-    out: dict[int, float] = {}
-    for wanted in wanted_s:
-        ms = wanted * 1000.0
-        k = bisect_right(edges, ms) - 1  # edges[k] <= ms < edges[k + 1]
-        if k + 1 < len(edges) and edges[k + 1] - ms < ms - edges[k]:
-            k += 1
-        index = max(k, 0) + 1
-        out[index] = round(edges[index - 1] / 1000.0, 12)
-    return tuple((bound, index) for index, bound in sorted(out.items()))
-
-
-BOUNDS = bucket_bounds()
-BOUNDS_S = tuple(bound for bound, _ in BOUNDS)
 
 
 @dataclass(frozen=True, slots=True)
