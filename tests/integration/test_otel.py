@@ -12,10 +12,12 @@ import pytest
 from llm_load.mock.process import spawn_mock
 from llm_load.observe.buckets import BOUNDS_S
 from tests.conftest import CHAT_LOCUSTFILE, clean_env, load
-from tests.integration.otlp_receiver import otlp_receiver
 from tests.integration.test_distributed import free_port
 
 pytest.importorskip("opentelemetry.sdk", reason="needs locust[otel]")
+
+from tests.integration.otlp_receiver import otlp_receiver
+
 pytestmark = pytest.mark.timeout(150)
 MOCK = ("--ttft-ms", "40", "--itl-ms", "4", "--tokens", "16", "--error-rate", "0.1")
 

@@ -28,6 +28,7 @@ def locust(*args: str) -> subprocess.Popen:
 def check(scrapes: list, summary: dict, mock_requests: int) -> None:
     """Live during the run (users and requests seen), then exactly the summary."""
     assert any(s.get(("llm_load_users", ()), 0) > 0 for s in scrapes), "never seen running"
+    assert any(s[("llm_load_in_flight_requests", ())] > 0 for s in scrapes), "none in flight"
     assert_counters_equal(scrapes[-1], summary)
     t = summary["totals"]
     assert t["requests"] + t["cancelled"] == mock_requests
