@@ -3,6 +3,7 @@ counters equal summary.json exactly (headless local runner, master + 2 workers, 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -80,3 +81,17 @@ def test_web_ui_serves_metrics(summary_path):
         truth = mock.stats()["total"]
     assert proc.returncode in (0, 1), err[-3000:]
     check(scrapes, load(summary_path), truth)
+
+
+def test_a_busy_prometheus_port_is_a_clear_error(summary_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = locust(
+            "--headless", "-u", "1", "-t", "2s", "-H", "http://127.0.0.1:9",
+            "--model", "m", "--prometheus-port", str(port),
+        )  # fmt: skip
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err[-2000:]
+    assert f"llm-load: error: --prometheus-port {port}:" in err
