@@ -91,6 +91,10 @@ def _names(value: Any, default: Any) -> tuple[str, ...]:
     return tuple(value or ())
 
 
+def _port(value: Any, default: int) -> int:
+    return max(0, _int(value) or default)
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -353,6 +357,35 @@ OPTIONS: tuple[Option, ...] = (
         read=_names,
         action="append",
         metavar="NAME",
+        web=False,
+    ),
+    Option(
+        "--prometheus-port",
+        0,
+        "Serve the LLM metrics for Prometheus at http://HOST:PORT/metrics on the local runner "
+        "or the master, headless runs included (0: off; the web UI serves /metrics anyway)",
+        read=_port,  # used at init by llm_load.locust.prometheus (a server, like --web-port)
+        kind=int,
+        metavar="PORT",
+        web=False,
+    ),
+    Option(
+        "--prometheus-host",
+        "127.0.0.1",
+        "Address --prometheus-port binds to (0.0.0.0: every interface)",
+        read=_text_or_default,
+        metavar="HOST",
+        web=False,
+    ),
+    Option(
+        "--prometheus-linger",
+        0.0,
+        "Seconds --prometheus-port keeps serving after the final summary, so the last "
+        "scrape sees the final numbers",
+        field="prometheus_linger_s",
+        read=_seconds_or_off,
+        kind=float,
+        metavar="S",
         web=False,
     ),
 )

@@ -28,6 +28,8 @@ from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.locust.arrivals import ArrivalClock
 from llm_load.locust.endpoint import discover_model
+from llm_load.locust.otel import attach_otel
+from llm_load.locust.prometheus import attach_prometheus
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
@@ -240,4 +242,6 @@ def attach(environment: Any, outputs: OutputSink | None = None) -> LLMRun:
     environment.events.spawning_complete.add_listener(lambda **_: gc.freeze())
     attach_web_ui(environment, run)
     attach_server_metrics(environment, run)  # server-metrics hook: starts the scraper
+    attach_prometheus(environment)  # /metrics: web UI, --prometheus-port (observability)
+    attach_otel(environment)  # with Locust's --otel: our instruments, GenAI names
     return run

@@ -56,6 +56,9 @@ class Settings:
     server_metrics: str  # --server-metrics: auto, host, off or a URL
     server_metrics_interval_s: float
     server_metric: tuple[str, ...]  # --server-metric NAME: raw samples kept
+    prometheus_port: int  # 0: off (llm_load.locust.prometheus)
+    prometheus_host: str
+    prometheus_linger_s: float
     scenario: Scenario | None = None
 
     @property

@@ -28,6 +28,7 @@ from llm_load.core.wire.chat import ChatStream, chat_request_body, json_loads
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
 from llm_load.core.wire.endpoint import scrub
 from llm_load.core.wire.errors import body_message
+from llm_load.locust.prometheus import in_flight
 from llm_load.locust.run import llm_run
 from llm_load.locust.transport import (
     MAX_ERROR_BODY,
@@ -138,6 +139,7 @@ class LLMUser(FastHttpUser):
     def chat(self) -> None:
         self.chat_completion(self.messages())
 
+    @in_flight  # the in-flight gauge of /metrics (llm_load.locust.prometheus)
     def chat_completion(
         self,
         messages: list[dict[str, Any]],
