@@ -17,7 +17,7 @@ from typing import Any
 
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, parse_threshold
-from llm_load.core.wire.endpoint import redact
+from llm_load.core.wire.endpoint import parse_header, redact, shown_headers
 
 __all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
 
@@ -85,6 +85,12 @@ def _thresholds(value: Any, default: Any) -> tuple[Threshold, ...]:
 
 def _slo(value: Any, default: Any) -> SLO | None:
     return SLO.of(*value) if value else None
+
+
+def _headers(value: Any, default: Any) -> tuple[tuple[str, str], ...]:
+    """Repeated `--header 'Name: value'` (or web-form lines) as (name, value) pairs."""
+    texts = value.splitlines() if isinstance(value, str) else value or ()
+    return tuple(parse_header(text) for text in texts if text.strip())
 
 
 def _same(value: Any) -> Any:
@@ -171,6 +177,19 @@ OPTIONS: tuple[Option, ...] = (
         public="api_key",
         shown=_key_shown,
         secret=True,
+    ),
+    Option(
+        "--header",
+        None,
+        "Extra HTTP header sent on every request, repeatable: 'Name: value'. Values of "
+        "Authorization, Cookie, *-Key and *-Token headers are secrets (never shown)",
+        field="headers",
+        read=_headers,
+        public="headers",
+        shown=shown_headers,
+        action="append",
+        metavar="'NAME: VALUE'",
+        web=False,
     ),
     Option(
         "--max-tokens",

@@ -31,7 +31,7 @@ from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import build_summary, stage_index, write_summary
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
-from llm_load.core.wire.endpoint import model_ids
+from llm_load.core.wire.endpoint import HeaderError, model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
@@ -336,11 +336,10 @@ def write_html_report(summary: dict[str, Any], path: str) -> None:
 
 def discover_model(settings: Settings) -> str:
     """The first model id served by `GET /v1/models`, or "" (requests then fail visibly)."""
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     try:
         resp = requests.get(
             settings.base_url + "/models",
-            headers=headers,
+            headers=settings.request_headers(),
             timeout=10,
             verify=not settings.insecure,
         )
@@ -376,7 +375,7 @@ def attach(environment: Any) -> LLMRun:
         return existing
     try:
         run = LLMRun(environment)
-    except (ThresholdError, ScenarioError, SLOError) as error:
+    except (ThresholdError, ScenarioError, SLOError, HeaderError) as error:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run

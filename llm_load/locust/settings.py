@@ -18,7 +18,7 @@ from typing import Any
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
-from llm_load.core.wire.endpoint import api_base, resolve_key
+from llm_load.core.wire.endpoint import ApiKey, api_base, resolve_key, secrets_of
 from llm_load.locust.options import OPTIONS
 
 __all__ = ["Settings", "resolve_settings"]
@@ -38,6 +38,7 @@ class Settings:
     model: str
     api_key: str
     key_source: str
+    headers: tuple[tuple[str, str], ...]  # --header and target.headers, sent on every request
     max_tokens: int | None
     prompt: str
     temperature: float | None
@@ -59,6 +60,17 @@ class Settings:
     def base_url(self) -> str:
         """The canonical `/v1` base URL of the target."""
         return api_base(self.host)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every string never to be printed: the key's forms, secret header values."""
+        return secrets_of(self.host, ApiKey(self.api_key or None, ""), self.headers)
+
+    def request_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer KEY` (when a key is set) and the extra headers."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        headers.update(self.headers)
+        return headers
 
     @classmethod
     def from_options(
@@ -94,6 +106,7 @@ class Settings:
             model=self.model or scenario.models[0].name,
             api_key=key,
             key_source=source,
+            headers=merge_headers(scenario.target.expanded_headers(environ), self.headers),
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),
             scenario=scenario,
@@ -122,6 +135,14 @@ def resolve_settings(
     if on_error is None and settings.slo is None:
         _no_goodput_checks(settings.thresholds)
     return settings
+
+
+def merge_headers(
+    base: tuple[tuple[str, str], ...], flags: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """`base` headers with `flags` replacing those of the same name (any case)."""
+    names = {name.lower() for name, _ in flags}
+    return tuple(h for h in base if h[0].lower() not in names) + flags
 
 
 def _merge_slo(scenario: Scenario, flags: SLO | None) -> SLO | None:

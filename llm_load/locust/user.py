@@ -114,8 +114,7 @@ class LLMUser(FastHttpUser):
         self.client.client.valid_response_codes = ALL_STATUS_CODES  # type: ignore[misc]
         self._path = settings.base_url + "/chat/completions"
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        if settings.api_key:
-            self._headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._headers.update(settings.request_headers())  # the key, then --header's
         self._sent_s = 0.0  # perf_counter when the current request was sent
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
@@ -288,8 +287,12 @@ class LLMUser(FastHttpUser):
             tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
         )
-        message, key = record.error_message, self.llm.settings.api_key
-        if message and key and key in message:  # a server that echoes the key back
-            record = replace(record, error_message=scrub(message, key))
+        message = record.error_message
+        if message:  # a server that echoes the key (or a secret header) back
+            scrubbed = message
+            for secret in self.llm.settings.secrets:
+                scrubbed = scrub(scrubbed, secret)
+            if scrubbed != message:
+                record = replace(record, error_message=scrubbed)
         self.llm.add(record)
         return record

@@ -11,6 +11,7 @@ Times are seconds, lengths are tokens. The scenario never holds an API key:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
 from llm_load.core.tools.cases import ToolCase, load_tool_cases
+from llm_load.core.wire.endpoint import HeaderError, is_secret_header, parse_header
 
 __all__ = [
     "Dist",
@@ -57,12 +59,44 @@ def _check_threshold(text: str) -> str:
     return text
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 class TargetDefaults(BaseModel):
-    """Defaults for the server: `host` (base URL) and the NAME of the API key's env var."""
+    """Defaults for the server: `host` (base URL), the NAME of the API key's env var and
+    `headers` sent on every request (`${NAME}` in a value reads an env var; secret headers
+    such as Authorization must take their value from one)."""
 
     model_config = _STRICT
     host: str | None = None
     api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers", mode="after")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            try:
+                parse_header(f"{name}: {value}")
+            except HeaderError as error:
+                raise ValueError(str(error).replace("--header", "header")) from None
+            if is_secret_header(name) and not _ENV_REF.search(value):
+                raise ValueError(
+                    f"{name!r}: never put a secret in a scenario file; write its value as "
+                    f"'${{NAME}}' to read it from the environment variable NAME"
+                )
+        return headers
+
+    def expanded_headers(self, environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The headers with every `${NAME}` replaced by that env var (`ScenarioError` when
+        one is unset)."""
+
+        def value(match: re.Match[str]) -> str:
+            if match.group(1) not in environ:
+                raise ScenarioError(f"target.headers: environment variable {match.group(1)} unset")
+            return environ[match.group(1)]
+
+        return tuple((name, _ENV_REF.sub(value, text)) for name, text in self.headers.items())
 
     @model_validator(mode="before")
     @classmethod
