@@ -75,7 +75,7 @@ def _stream(value: Any, default: Any) -> bool:
     return not _flag(value)
 
 
-def _insecure(value: Any, default: Any) -> bool:
+def _switch(value: Any, default: Any) -> bool:
     return _flag(value)
 
 
@@ -207,6 +207,25 @@ OPTIONS: tuple[Option, ...] = (
         shown=len,
     ),
     Option(
+        "--tokenizer",
+        "",
+        "How synthetic prompts are sized to exact token counts: server (the target's "
+        "/tokenize), PATH (a local tokenizer.json, needs llm-load[tokenizers]), usage (probe "
+        "requests' usage.prompt_tokens) or estimate (~4 chars/token). Default: the "
+        "scenario's tokenizer:, else server, else usage, else estimate",
+        public="tokenizer",
+        metavar="server|PATH|usage|estimate",
+    ),
+    Option(
+        "--exact-output",
+        False,
+        "Ask for exactly max_tokens output tokens (ignore_eos and min_tokens: vLLM, "
+        "llama.cpp, SGLang; OpenAI itself rejects them)",
+        read=_switch,
+        public="exact_output",
+        action="store_true",
+    ),
+    Option(
         "--temperature",
         None,
         "Sampling temperature (default: not sent, the server's default)",
@@ -248,7 +267,7 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "Do not verify the server's TLS certificate (self-signed or private CA); "
         "verified by default",
-        read=_insecure,
+        read=_switch,
         public="insecure",
         action="store_true",
     ),

@@ -31,11 +31,13 @@ from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import build_summary, stage_index, write_summary
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
+from llm_load.core.scenario.tokens import TokenFit
 from llm_load.core.wire.endpoint import HeaderError, model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
+from llm_load.locust.tokenizer import prepare_fit, wants_fit
 from llm_load.locust.webui import attach_web_ui
 from llm_load.locust.workers import STOP_USERS, Workers
 from llm_load.report.console import print_summary
@@ -77,6 +79,7 @@ class LLMRun:
         self.request_log: RequestLog | None = None
         self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
+        self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
         self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
         self._quit_done: gevent.event.Event | None = None  # set once on_quitting is done
@@ -110,6 +113,9 @@ class LLMRun:
             self._ticker = gevent.spawn(self._tick)
         if not isinstance(env.runner, MasterRunner):
             self.model = self.settings.model or discover_model(self.settings)
+            self.token_fit = (
+                prepare_fit(self.settings, self.model) if wants_fit(self.settings) else None
+            )
             self._start_reactor()
             self._start_arrivals()
 
@@ -286,6 +292,8 @@ class LLMRun:
             stages=self.stages,
         )
         summary["interrupted"] = self.interrupted
+        if self.token_fit is not None:
+            summary["tokenizer"] = self.token_fit.public()
         if isinstance(self.environment.runner, MasterRunner):
             summary["workers_lost"] = len(self.workers.lost)
         if self.request_log is not None:

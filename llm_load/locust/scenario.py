@@ -79,6 +79,7 @@ class ScenarioUser(LLMUser):
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             scheduled_at=at,
+            input_tokens=request.input_tokens,
         )
         # Only multi-turn needs the reply text (the next turn's history).
         reply = self.last_response if record.ok and self._keep_reply else None
@@ -123,7 +124,8 @@ def _sampler(environment: Any, scenario: Scenario) -> Sampler:
     runner = environment.runner
     worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     seq = environment.__dict__.setdefault(_SEQ, itertools.count())
-    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}")
+    fit = llm_run(environment).token_fit
+    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}", fit=fit)
 
 
 def shape_tick(

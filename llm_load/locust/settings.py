@@ -41,6 +41,8 @@ class Settings:
     headers: tuple[tuple[str, str], ...]  # --header and target.headers, sent on every request
     max_tokens: int | None
     prompt: str
+    tokenizer: str  # server | PATH | usage | estimate | "" (auto)
+    exact_output: bool  # ignore_eos + min_tokens = max_tokens
     temperature: float | None
     stream: bool
     request_timeout_s: float
@@ -106,6 +108,8 @@ class Settings:
             model=self.model or scenario.models[0].name,
             api_key=key,
             key_source=source,
+            tokenizer=self.tokenizer or scenario.tokenizer or "",
+            exact_output=self.exact_output or scenario.exact_output,
             headers=merge_headers(scenario.target.expanded_headers(environ), self.headers),
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),

@@ -49,6 +49,7 @@ class ChatJob:
         self.model, self.prompt_tokens = model, chars // 4 + 1
         self.n = tokens if cap is None else min(cap, tokens)
         self.reason = "length" if cap is not None and cap < tokens else "stop"
+        self.n, self.reason = exact_length(data, self.n, self.reason, cap)
         stream = data.get("stream")
         if stream is not None and not isinstance(stream, bool):
             raise HttpError(400, "'stream' must be a boolean")
@@ -76,6 +77,20 @@ def read_cap(data: dict[str, Any]) -> int | None:
             raise HttpError(400, f"'{key}' must be a positive integer")
         return value
     return None
+
+
+def exact_length(data: dict[str, Any], n: int, reason: str, cap: int | None) -> tuple[int, str]:
+    """(tokens, finish reason) with vLLM's exact-length fields: `ignore_eos: true` runs to
+    the cap; `min_tokens` (at most the cap) raises a shorter reply."""
+    if cap is None:
+        return n, reason
+    if data.get("ignore_eos") is True:
+        return cap, "length"
+    low = data.get("min_tokens")
+    if isinstance(low, int) and not isinstance(low, bool) and n < low:
+        n = min(low, cap)
+        return n, "length" if n == cap else reason
+    return n, reason
 
 
 def prompt_chars(messages: Any) -> int:

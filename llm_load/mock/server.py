@@ -1,6 +1,7 @@
 """The mock's HTTP/1.1 server: a minimal ``asyncio.Protocol`` and the OpenAI-compatible routes.
 
-Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /stats``
+Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /tokenize``
+(:mod:`llm_load.mock.tokenize`), ``GET /stats``
 (``?detail=1`` adds per-token offsets) and ``POST /stats/reset``. Only ``/v1/*`` requires the API
 key. With ``root_path`` (``--root-path /api``) the two ``/v1`` routes move to ``/api/v1/...``;
 ``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
@@ -28,6 +29,7 @@ from llm_load.mock.payload import HttpError
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
 from llm_load.mock.stamped_reads import StampedReader
+from llm_load.mock.tokenize import tokenize_route
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
@@ -238,6 +240,7 @@ class MockServer:
             v1 + "/chat/completions": {"POST": chat},
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
+            config.root_path + "/tokenize": {"POST": tokenize_route(config.max_model_len)},
         }
 
     @property

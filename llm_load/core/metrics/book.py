@@ -48,9 +48,12 @@ SUMMARY_COUNTERS = (
     "usage_estimated",
     "connection_retries",
 )
-# Tools: in `tool_calls`; requests meeting the SLO: in `goodput` (absent from older dicts).
+# Tools: in `tool_calls`; requests meeting the SLO: in `goodput`; requested vs reported
+# prompt tokens: in `input_tokens_drift` (these two groups are absent from older dicts).
 GOODPUT_COUNTERS = ("good", "good_output_tokens")
-COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *GOODPUT_COUNTERS)
+DRIFT_COUNTERS = ("input_checked", "input_exact", "input_drift_abs", "input_drift_max")
+NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS)
+COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *NEWER_COUNTERS)
 
 
 class ModelMetrics:
@@ -70,6 +73,10 @@ class ModelMetrics:
     tool_correct: int
     good: int
     good_output_tokens: int
+    input_checked: int
+    input_exact: int
+    input_drift_abs: int
+    input_drift_max: int
     ttft_ms: LogHistogram
     itl_ms: LogHistogram
     tpot_ms: LogHistogram
@@ -92,6 +99,8 @@ class ModelMetrics:
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
         self.connection_retries += rec.connection_retries
+        if (drift := rec.input_drift) is not None:
+            self._add_drift(drift)
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
         record_itl = self.itl_ms.record
@@ -124,6 +133,12 @@ class ModelMetrics:
         if (rate := rec.output_tokens_per_s) is not None:
             self.request_output_tokens_per_s.record(rate)
 
+    def _add_drift(self, drift: int) -> None:
+        self.input_checked += 1
+        self.input_exact += drift == 0
+        self.input_drift_abs += abs(drift)
+        self.input_drift_max = max(self.input_drift_max, abs(drift))
+
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
             if (value := getattr(rec, name)) is not None:
@@ -137,8 +152,10 @@ class ModelMetrics:
             self.tool_errors[grade] = self.tool_errors.get(grade, 0) + 1
 
     def merge(self, other: ModelMetrics) -> None:
+        drift_max = max(self.input_drift_max, other.input_drift_max)  # a maximum, not a sum
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.input_drift_max = drift_max
         for name in HISTOGRAMS:
             getattr(self, name).merge(getattr(other, name))
         for grade, count in other.tool_errors.items():
@@ -154,7 +171,7 @@ class ModelMetrics:
     def from_dict(cls, data: dict[str, Any]) -> ModelMetrics:
         book = cls()
         for name in COUNTERS:
-            value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
+            value = data.get(name, 0) if name in NEWER_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
             setattr(book, name, LogHistogram.from_dict(data[name]))
@@ -182,6 +199,8 @@ class ModelMetrics:
                 "accuracy": accuracy,
                 "by_error": dict(sorted(self.tool_errors.items())),
             }
+        if self.input_checked:
+            out["input_tokens_drift"] = self._drift()
         if slo is not None:
             out["goodput"] = {
                 "slo": slo.as_dict(),
@@ -191,6 +210,17 @@ class ModelMetrics:
                 "output_tokens_per_s": per_s(self.good_output_tokens),
             }
         return out
+
+    def _drift(self) -> dict[str, Any]:
+        """Requested vs reported prompt tokens: `drift` is True when any request missed."""
+        checked = self.input_checked
+        return {
+            "checked": checked,
+            "exact": self.input_exact,
+            "mean_abs_tokens": self.input_drift_abs / checked,
+            "max_abs_tokens": self.input_drift_max,
+            "drift": self.input_exact < checked,
+        }
 
 
 @dataclass

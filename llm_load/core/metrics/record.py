@@ -49,6 +49,14 @@ class RequestRecord:
     connection_retries: int = 0  # stale keep-alive connections retried before a response
     tool_grade: str | None = None  # a tool case's grade ("correct" or an error bucket)
     tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
+    requested_input_tokens: int | None = None  # prompt tokens asked for (synthetic prompts)
+
+    @property
+    def input_drift(self) -> int | None:
+        """Reported minus requested prompt tokens (None: nothing requested or reported)."""
+        if self.requested_input_tokens is None or not self.usage_reported or not self.ok:
+            return None
+        return self.input_tokens - self.requested_input_tokens
 
     @property
     def ok(self) -> bool:
@@ -136,6 +144,7 @@ def record_from_stream(
     cancelled: bool = False,
     connection_retries: int = 0,
     tool_grade: str | None = None,
+    requested_input_tokens: int | None = None,
 ) -> RequestRecord:
     """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
     if failure is None and not cancelled:
@@ -164,4 +173,5 @@ def record_from_stream(
         connection_retries=connection_retries,
         tool_grade=tool_grade if failure is None and not cancelled else None,
         tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
+        requested_input_tokens=requested_input_tokens,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_load.core.scenario.schema import Dist, ModelSpec, Scenario
+from llm_load.core.scenario.tokens import TokenFit
 from llm_load.core.tools.cases import ToolCase
 
 __all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
@@ -37,6 +38,7 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    input_tokens: int | None = None  # the prompt tokens asked for (synthetic prompts)
 
 
 def synthetic_text(rng: random.Random, tokens: int) -> str:
@@ -68,8 +70,12 @@ def draw(rng: random.Random, dist: Dist) -> int:
 class Sampler:
     """Draws models, prompts and think times of one scenario from one seeded RNG."""
 
-    def __init__(self, scenario: Scenario, seed: int | str | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int | str | None = None, fit: TokenFit | None = None
+    ) -> None:
         self.scenario = scenario
+        self.fit = fit  # exact token counts (else ~4 characters a token)
+        self.input_tokens: int | None = None  # of the last synthetic prompt
         self.rng = random.Random(scenario.seed if seed is None else seed)
         self._models = list(scenario.models)
         self._weights = [m.weight for m in self._models]
@@ -87,8 +93,10 @@ class Sampler:
     def prompt(self) -> list[dict[str, str]]:
         """The messages that open a conversation (a fresh copy)."""
         if self._synthetic is not None:
-            tokens = draw(self._text_rng, self._synthetic.input_tokens)
-            return [{"role": "user", "content": synthetic_text(self._text_rng, tokens)}]
+            tokens = self.input_tokens = draw(self._text_rng, self._synthetic.input_tokens)
+            rng, fit = self._text_rng, self.fit
+            text = fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
+            return [{"role": "user", "content": text}]
         chosen = self.rng.choice(self.scenario.conversations)
         return [dict(m) for m in chosen]
 
@@ -98,7 +106,11 @@ class Sampler:
         return users[-1] if users else {"role": "user", "content": "Go on."}
 
     def max_tokens(self, model: ModelSpec) -> int | None:
-        """The synthetic output length, else the model's `max_tokens` (None: the default)."""
+        """`output.tokens` or the synthetic output length, else the model's `max_tokens`
+        (None: the default)."""
+        output = self.scenario.output
+        if output is not None and output.tokens is not None:
+            return draw(self._text_rng, output.tokens)
         if self._synthetic is not None and self._synthetic.output_tokens is not None:
             return draw(self._text_rng, self._synthetic.output_tokens)
         return model.max_tokens
@@ -134,14 +146,18 @@ class Conversation:
     def next_request(self) -> ChatRequest:
         """The next request: a new conversation, or the next turn of the current one."""
         s = self.sampler
+        asked = None
         if self.turn == 0 or self.model is None:
             self.model = s.model()
             self.history = s.prompt()
+            asked = s.input_tokens
         else:
             self.history.append(s.follow_up())
         self.turn += 1
         m = self.model
-        return ChatRequest(m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra)
+        return ChatRequest(
+            m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra, asked
+        )
 
     def reply(self, text: str | None) -> None:
         """The assistant's reply to the last request (None when it failed: start over)."""

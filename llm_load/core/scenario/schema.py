@@ -166,6 +166,15 @@ class Synthetic(BaseModel):
     seed: int | None = None
 
 
+class Output(BaseModel):
+    """Output lengths: `tokens` (a distribution; each draw is the request's max_tokens) and
+    `exact` (ask the server to generate all of them: ignore_eos and min_tokens)."""
+
+    model_config = _STRICT
+    tokens: Dist | None = None
+    exact: bool = False
+
+
 class Prompts(BaseModel):
     """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
 
@@ -215,6 +224,8 @@ class Scenario(BaseModel):
     prompts: Prompts | None = None
     tools: Tools | None = None
     multi_turn: MultiTurn | None = None
+    tokenizer: str | None = Field(default=None, min_length=1)  # server | PATH | usage | estimate
+    output: Output | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
@@ -226,6 +237,18 @@ class Scenario(BaseModel):
         if self.prompts is None and (self.tools is None or self.tools.share < 1.0):
             raise ValueError("prompts: required unless tools.share is 1 (only tool tasks)")
         return self
+
+    @model_validator(mode="after")
+    def _one_output_length(self) -> Scenario:
+        synthetic = self.prompts.synthetic if self.prompts is not None else None
+        given = synthetic is not None and synthetic.output_tokens is not None
+        if given and self.output is not None and self.output.tokens is not None:
+            raise ValueError("output lengths twice: output.tokens and synthetic.output_tokens")
+        return self
+
+    @property
+    def exact_output(self) -> bool:
+        return self.output is not None and self.output.exact
 
     @field_validator("models", mode="after")
     @classmethod

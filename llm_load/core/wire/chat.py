@@ -17,7 +17,7 @@ from orjson import loads as json_loads  # 3-5x faster than json on small chunks 
 
 from llm_load.core.wire.errors import error_text
 
-__all__ = ["ChatStream", "chat_request_body", "json_loads"]
+__all__ = ["ChatStream", "chat_request_body", "exact_output_fields", "json_loads"]
 
 DONE = b"[DONE]"
 
@@ -42,6 +42,14 @@ def chat_request_body(
     if extra:
         body.update(extra)
     return body
+
+
+def exact_output_fields(max_tokens: int | None) -> dict[str, Any]:
+    """Body fields asking for exactly `max_tokens` output tokens: `ignore_eos` (vLLM,
+    llama.cpp, SGLang) and `min_tokens` (vLLM, SGLang); none without a cap."""
+    if max_tokens is None:
+        return {}
+    return {"ignore_eos": True, "min_tokens": max_tokens}
 
 
 class ChatStream:

@@ -1,0 +1,79 @@
+"""Workloads against the mock's truth: token-exact synthetic prompts (the mock's /tokenize,
+or usage probes), exact output lengths (ignore_eos), requested vs reported input tokens."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from llm_load.mock.process import spawn_mock
+from tests.conftest import load
+from tests.integration.test_scenarios import run, scenario
+
+pytestmark = pytest.mark.timeout(120)
+MOCK = ("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "3")
+
+
+def exact_scenario(tmp_path, input_tokens: int = 100, **fields: object):
+    prompts = {"synthetic": {"input_tokens": {"fixed": input_tokens}}}
+    output = {"tokens": {"fixed": 5}, "exact": True}
+    return scenario(tmp_path, prompts=prompts, output=output, **fields)
+
+
+def run_exact(tmp_path, summary_path, *args: str, **fields: object):
+    """(summary, mock truth of the finished requests) of a token-exact 3 s run."""
+    path = exact_scenario(tmp_path, **fields)
+    with spawn_mock(*MOCK) as mock:
+        proc = run(path, mock.base_url, "--llm-json", str(summary_path), *args)
+        truth = [r for r in mock.stats()["requests"] if r["completed"]]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return load(summary_path), truth
+
+
+def mock_tokens(prompt_chars: int) -> int:
+    return prompt_chars // 4 + 1  # the mock's usage.prompt_tokens (and /tokenize count)
+
+
+@pytest.mark.parametrize("tokenizer", ["server", "usage"])
+def test_every_prompt_has_exactly_the_tokens_asked_for(tmp_path, summary_path, tokenizer):
+    s, truth = run_exact(tmp_path, summary_path, "--tokenizer", tokenizer)
+    assert s["tokenizer"]["source"].startswith(tokenizer)
+    assert s["tokenizer"]["verified"] == "3/3 sample texts exact"
+    traffic = [r for r in truth if r["tokens"] != 1]  # not the one-token probe requests
+    assert Counter(mock_tokens(r["prompt_chars"]) for r in traffic) == {100: len(traffic)}
+    assert Counter(r["tokens"] for r in traffic) == {5: len(traffic)}  # the mock's own is 3
+    totals = s["totals"]
+    drift = totals["input_tokens_drift"]
+    assert drift["checked"] == drift["exact"] == totals["requests"] > 20
+    assert not drift["drift"] and drift["max_abs_tokens"] == 0
+    assert len(traffic) - totals["requests"] in (0, 1, 2)  # cut off at the stop, not counted
+    probes = len(truth) - len(traffic)  # 2 template probes (+ the counting ones for usage)
+    assert probes == 2 if tokenizer == "server" else probes > 2
+
+
+def test_estimated_prompts_show_their_drift(tmp_path, summary_path):
+    s, truth = run_exact(tmp_path, summary_path, "--tokenizer", "estimate", tokenizer="server")
+    assert "tokenizer" not in s  # the flag wins over the scenario's tokenizer:
+    drift = s["totals"]["input_tokens_drift"]
+    assert drift["checked"] == s["totals"]["requests"] > 0
+    assert drift["drift"] and drift["exact"] < drift["checked"]
+    assert {mock_tokens(r["prompt_chars"]) for r in truth} == {101}  # 400 chars: ~4 a token
+
+
+def test_mock_tokenize_answers_in_each_servers_shape():
+    with spawn_mock(*MOCK) as mock:
+
+        def post(body: dict) -> dict:
+            req = urllib.request.Request(
+                mock.base_url + "/tokenize", json.dumps(body).encode(), method="POST"
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.load(resp)
+
+        vllm = post({"model": "mock-llm", "prompt": "the cat sat"})
+        llama = post({"content": "the cat sat"})
+    assert vllm["count"] == len(vllm["tokens"]) == mock_tokens(len("the cat sat")) == 3
+    assert llama == {"tokens": vllm["tokens"]}
