@@ -1,0 +1,126 @@
+"""Workloads against real servers: token-exact prompts and exact outputs on vLLM and
+llama.cpp (every request's usage says exactly what was asked for), prefix-cache hits on vLLM.
+
+Servers come from ../shared/servers/*.sh (found beside the repository or one level up),
+installed into LLM_LOAD_LLAMA_VENV / LLM_LOAD_VLLM_VENV (default: .venv-llama / .venv-vllm in
+the repository) and started on a free port for this module only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import load
+from tests.integration.test_scenarios import run
+from tests.real.conftest import free_port
+
+pytestmark = [pytest.mark.real, pytest.mark.timeout(1800)]
+ROOT = Path(__file__).resolve().parents[2]
+SERVERS = next(
+    (
+        p / "shared" / "servers"
+        for p in (ROOT.parent, ROOT.parent.parent)
+        if (p / "shared").is_dir()
+    ),
+    ROOT.parent / "shared" / "servers",
+)
+
+
+class Server:
+    """One real server started by its script; `base_url` without /v1."""
+
+    def __init__(self, kind: str, model: str, **env: str) -> None:
+        self.kind, self.model, self.port = kind, model, free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        prefix = kind.upper()
+        venv = os.environ.get(f"LLM_LOAD_{prefix}_VENV", str(ROOT / f".venv-{kind}"))
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(prefix + "_")},
+            f"{prefix}_VENV": venv,
+            f"{prefix}_PORT": str(self.port),
+            **env,
+        }
+        self.script = SERVERS / f"{'llama' if kind == 'llama' else 'vllm'}-server.sh"
+
+    def __call__(self, action: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", str(self.script), action],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+
+
+def serve(server: Server) -> Iterator[Server]:
+    if not server.script.is_file():
+        pytest.skip(f"real-server tests need {server.script}")
+    started = server("start")
+    if started.returncode != 0:
+        pytest.fail(f"{server.kind} did not start:\n{started.stderr[-4000:]}")
+    try:
+        yield server
+    finally:
+        server("stop")
+
+
+@pytest.fixture(scope="module")
+def vllm() -> Iterator[Server]:
+    extra = "--enable-prefix-caching --enable-prompt-tokens-details"
+    yield from serve(Server("vllm", "tiny-llama", VLLM_MAX_NUM_SEQS="4", VLLM_EXTRA_ARGS=extra))
+
+
+@pytest.fixture(scope="module")
+def llama() -> Iterator[Server]:
+    yield from serve(Server("llama", "gemma-3-270m", LLAMA_PARALLEL="2"))
+
+
+def run_scenario(tmp_path: Path, server: Server, **fields: object) -> tuple[dict, list[dict]]:
+    """(summary, per-request rows) of a short headless scenario run against `server`."""
+    data = {
+        "name": "real",
+        "models": [{"name": server.model}],
+        "load": {"users": 2, "spawn_rate": 2, "run_time": "10s"},
+        **fields,
+    }
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary, rows = tmp_path / "summary.json", tmp_path / "rows.jsonl"
+    proc = run(path, server.base_url, "--llm-json", str(summary), "--llm-requests", str(rows))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = rows.read_text().splitlines()
+    return load(summary), [r for r in map(json.loads, lines) if r["status"] == "ok"]
+
+
+def exact_300_in_50_out(tmp_path: Path, server: Server) -> dict:
+    synthetic = {"input_tokens": {"fixed": 300}}
+    s, rows = run_scenario(
+        tmp_path,
+        server,
+        prompts={"synthetic": synthetic},
+        output={"tokens": {"fixed": 50}, "exact": True},
+    )
+    assert rows and all(not r["usage_estimated"] for r in rows)
+    assert {(r["requested_input_tokens"], r["input_tokens"]) for r in rows} == {(300, 300)}
+    assert {r["output_tokens"] for r in rows} == {50}
+    drift = s["totals"]["input_tokens_drift"]
+    assert drift["checked"] == drift["exact"] == len(rows) and not drift["drift"]
+    print(server.kind, s["tokenizer"], f"{len(rows)} requests: 300 in / 50 out each")
+    return s
+
+
+def test_vllm_prompts_and_outputs_are_token_exact(tmp_path, vllm):
+    s = exact_300_in_50_out(tmp_path, vllm)
+    assert s["tokenizer"]["source"] == "server /tokenize (vllm)"
+
+
+def test_llama_prompts_and_outputs_are_token_exact(tmp_path, llama):
+    s = exact_300_in_50_out(tmp_path, llama)
+    assert s["tokenizer"]["source"] == "server /tokenize (llama.cpp)"
