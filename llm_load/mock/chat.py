@@ -19,6 +19,7 @@ from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
+from llm_load.mock.prefix_cache import PrefixCache, prompt_text, with_cached
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
@@ -150,6 +151,7 @@ class ChatCompletions:
         self._backend = payload.backend_object(config.backend) if config.backend else None
         self.slots = Slots(config.parallel)
         self.faults = Faults.from_config(config, truth)
+        self.prefix_cache = PrefixCache() if config.prompt_tokens_details else None
 
     def _jitter(self) -> float:
         j = self.config.jitter
@@ -185,6 +187,8 @@ class ChatCompletions:
         record.model = model.name
         record.prompt_chars = prompt_chars(data.get("messages"))
         record.messages = len(data["messages"])
+        if self.prefix_cache is not None:
+            record.cached_tokens = self.prefix_cache.serve(prompt_text(data["messages"]))
         blocked = self.config.block_prompt
         if blocked is not None and mentions(data["messages"], blocked):
             raise HttpError(403, "Prompt blocked for security reasons", "content_filter")
@@ -208,6 +212,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
+        use = with_cached(use, record.cached_tokens)
         frames = payload.StreamFrames(
             record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
             self._backend,
@@ -239,6 +244,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
+        use = with_cached(use, record.cached_tokens)
         message = None
         if job.tool_calls is not None:
             message = {"role": "assistant", "content": None, "tool_calls": job.tool_calls}

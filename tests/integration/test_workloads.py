@@ -77,3 +77,23 @@ def test_mock_tokenize_answers_in_each_servers_shape():
         llama = post({"content": "the cat sat"})
     assert vllm["count"] == len(vllm["tokens"]) == mock_tokens(len("the cat sat")) == 3
     assert llama == {"tokens": vllm["tokens"]}
+
+
+def test_shared_prefixes_hit_the_mocks_prefix_cache(tmp_path, summary_path):
+    prefix = {"groups": 2, "tokens": 256, "weights": [3, 1]}
+    path = exact_scenario(tmp_path, input_tokens=64, prefix=prefix)
+    with spawn_mock(*MOCK, "--prompt-tokens-details") as mock:
+        proc = run(path, mock.base_url, "--llm-json", str(summary_path))
+        truth = [r for r in mock.stats()["requests"] if r["completed"] and r["tokens"] == 5]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # 256 shared + 64 unique tokens each; the first request of each group misses, every
+    # other finds the whole prefix (16 blocks of 16 tokens) in the mock's cache
+    assert {mock_tokens(r["prompt_chars"]) for r in truth} == {320}
+    assert Counter(r["cached_tokens"] for r in truth) == {0: 2, 256: len(truth) - 2}
+    totals = load(summary_path)["totals"]
+    cache, n = totals["prefix_cache"], totals["requests"]
+    assert cache["requests_reported"] == n > 20 and totals["input_tokens_drift"]["exact"] == n
+    assert cache["hits"] == n - 2 and totals["cached_tokens"] == 256 * (n - 2)
+    assert cache["hit_ratio"] == pytest.approx(256 * (n - 2) / (320 * n))
+    assert totals["ttft_cache_hit_ms"]["count"] == n - 2
+    assert totals["ttft_cache_miss_ms"]["count"] == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,9 @@ SERVERS = next(
     ),
     ROOT.parent / "shared" / "servers",
 )
+
+
+PREFIX_COUNTERS = ("vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total")
 
 
 class Server:
@@ -124,3 +128,32 @@ def test_vllm_prompts_and_outputs_are_token_exact(tmp_path, vllm):
 def test_llama_prompts_and_outputs_are_token_exact(tmp_path, llama):
     s = exact_300_in_50_out(tmp_path, llama)
     assert s["tokenizer"]["source"] == "server /tokenize (llama.cpp)"
+
+
+def vllm_counter(server: Server, name: str) -> float:
+    """A counter of vLLM's /metrics, summed over its labels."""
+    text = urllib.request.urlopen(server.base_url + "/metrics", timeout=10).read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
+
+
+def test_vllm_prefix_cache_hits_match_its_own_counters(tmp_path, vllm):
+    before = {n: vllm_counter(vllm, n) for n in PREFIX_COUNTERS}
+    s, rows = run_scenario(
+        tmp_path,
+        vllm,
+        prompts={"synthetic": {"input_tokens": {"fixed": 64}}},
+        prefix={"groups": 2, "tokens": 512},
+        output={"tokens": {"fixed": 8}, "exact": True},
+    )
+    after = {n: vllm_counter(vllm, n) for n in PREFIX_COUNTERS}
+    hits, queries = (after[n] - before[n] for n in PREFIX_COUNTERS)
+    cache = s["totals"]["prefix_cache"]
+    assert {r["input_tokens"] for r in rows} == {576}
+    assert cache["hits"] >= len(rows) - 2 > 0 and s["totals"]["cached_tokens"] > 0
+    # the server's counters also saw the tokenizer's probes and requests cut at the stop
+    print(f"vLLM prefix cache: ours {cache}, server's hits/queries {hits:.0f}/{queries:.0f}")
+    assert cache["hit_ratio"] == pytest.approx(hits / queries, abs=0.05)

@@ -30,6 +30,9 @@ __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMe
 
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
+# TTFT of requests the server served partly from its prefix cache (hit) or not (miss).
+CACHE_HISTOGRAMS = ("ttft_cache_hit_ms", "ttft_cache_miss_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *CACHE_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -37,6 +40,7 @@ HISTOGRAMS = (
     "e2e_ms",
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
+    *CACHE_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -52,7 +56,9 @@ SUMMARY_COUNTERS = (
 # prompt tokens: in `input_tokens_drift` (these two groups are absent from older dicts).
 GOODPUT_COUNTERS = ("good", "good_output_tokens")
 DRIFT_COUNTERS = ("input_checked", "input_exact", "input_drift_abs", "input_drift_max")
-NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS)
+# Prefix cache: requests whose usage said, of them hits, their cached and prompt tokens.
+CACHE_COUNTERS = ("cache_reported", "cache_hits", "cached_tokens", "cache_prompt_tokens")
+NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS, *CACHE_COUNTERS)
 COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *NEWER_COUNTERS)
 
 
@@ -77,6 +83,10 @@ class ModelMetrics:
     input_exact: int
     input_drift_abs: int
     input_drift_max: int
+    cache_reported: int
+    cache_hits: int
+    cached_tokens: int
+    cache_prompt_tokens: int
     ttft_ms: LogHistogram
     itl_ms: LogHistogram
     tpot_ms: LogHistogram
@@ -86,6 +96,8 @@ class ModelMetrics:
     tool_call_ms: LogHistogram
     tool_args_tokens_per_s: LogHistogram
     task_ms: LogHistogram
+    ttft_cache_hit_ms: LogHistogram
+    ttft_cache_miss_ms: LogHistogram
 
     def __init__(self) -> None:
         for name in COUNTERS:
@@ -101,6 +113,8 @@ class ModelMetrics:
         self.connection_retries += rec.connection_retries
         if (drift := rec.input_drift) is not None:
             self._add_drift(drift)
+        if rec.cached_tokens is not None and not rec.cancelled:
+            self._add_cache(rec, rec.cached_tokens)
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
         record_itl = self.itl_ms.record
@@ -139,6 +153,15 @@ class ModelMetrics:
         self.input_drift_abs += abs(drift)
         self.input_drift_max = max(self.input_drift_max, abs(drift))
 
+    def _add_cache(self, rec: RequestRecord, cached: int) -> None:
+        self.cache_reported += 1
+        self.cache_hits += cached > 0
+        self.cached_tokens += cached
+        self.cache_prompt_tokens += rec.input_tokens
+        if rec.ttft_ms is not None:
+            split = self.ttft_cache_hit_ms if cached > 0 else self.ttft_cache_miss_ms
+            split.record(rec.ttft_ms)
+
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
             if (value := getattr(rec, name)) is not None:
@@ -174,7 +197,8 @@ class ModelMetrics:
             value = data.get(name, 0) if name in NEWER_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            setattr(book, name, LogHistogram.from_dict(data[name]))
+            hist = data.get(name) if name in CACHE_HISTOGRAMS else data[name]
+            setattr(book, name, LogHistogram.from_dict(hist) if hist else LogHistogram())
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
@@ -188,7 +212,7 @@ class ModelMetrics:
         out["error_rate"] = self.failures / self.requests if self.requests else 0.0
         for name in HISTOGRAMS:
             hist = getattr(self, name)
-            if hist.count or name not in TOOL_HISTOGRAMS:
+            if hist.count or name not in OPTIONAL_HISTOGRAMS:
                 out[name] = hist.summary()
         if self.tool_expected:
             accuracy = self.tool_correct / self.tool_expected
@@ -201,6 +225,9 @@ class ModelMetrics:
             }
         if self.input_checked:
             out["input_tokens_drift"] = self._drift()
+        if self.cache_reported:
+            out["cached_tokens"] = self.cached_tokens
+            out["prefix_cache"] = self._cache()
         if slo is not None:
             out["goodput"] = {
                 "slo": slo.as_dict(),
@@ -210,6 +237,19 @@ class ModelMetrics:
                 "output_tokens_per_s": per_s(self.good_output_tokens),
             }
         return out
+
+    def _cache(self) -> dict[str, Any]:
+        """Prefix-cache use: `hit_ratio` = cached / prompt tokens (as vLLM's own counters
+        count it), `request_hit_ratio` = requests with any cached token."""
+        prompt, reported = self.cache_prompt_tokens, self.cache_reported
+        return {
+            "requests_reported": reported,
+            "hits": self.cache_hits,
+            "cached_tokens": self.cached_tokens,
+            "prompt_tokens": prompt,
+            "hit_ratio": self.cached_tokens / prompt if prompt else 0.0,
+            "request_hit_ratio": self.cache_hits / reported,
+        }
 
     def _drift(self) -> dict[str, Any]:
         """Requested vs reported prompt tokens: `drift` is True when any request missed."""

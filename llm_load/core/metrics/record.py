@@ -11,16 +11,18 @@ Definitions (all from the client's clock, seconds since the request was sent):
   chunks per second between them (about one argument token per chunk).
 Output tokens come from the server's `usage` when it sends one; otherwise they are
 estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
+Prompt tokens served from the server's prefix cache come from its usage details too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from llm_load.core.wire.chat import ChatStream
 
-__all__ = ["RequestRecord", "estimate_tokens", "record_from_stream"]
+__all__ = ["RequestRecord", "cached_tokens", "estimate_tokens", "record_from_stream"]
 
 CHARS_PER_TOKEN = 4
 
@@ -50,6 +52,7 @@ class RequestRecord:
     tool_grade: str | None = None  # a tool case's grade ("correct" or an error bucket)
     tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
     requested_input_tokens: int | None = None  # prompt tokens asked for (synthetic prompts)
+    cached_tokens: int | None = None  # prompt tokens served from the prefix cache (reported)
 
     @property
     def input_drift(self) -> int | None:
@@ -116,6 +119,14 @@ class RequestRecord:
         return self.output_tokens / self.e2e_s
 
 
+def cached_tokens(usage: dict[str, Any] | None) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens` (vLLM with --enable-prompt-tokens-details,
+    llama.cpp, OpenAI), or None when the server does not say."""
+    details = (usage or {}).get("prompt_tokens_details")
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _stream_error(stream: ChatStream, streamed: bool) -> tuple[str, str] | None:
     """The failure a well-framed response still carries, if any."""
     if stream.error is not None:
@@ -174,4 +185,5 @@ def record_from_stream(
         tool_grade=tool_grade if failure is None and not cancelled else None,
         tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
         requested_input_tokens=requested_input_tokens,
+        cached_tokens=cached_tokens(stream.usage),
     )

@@ -76,6 +76,7 @@ class Sampler:
         self.scenario = scenario
         self.fit = fit  # exact token counts (else ~4 characters a token)
         self.input_tokens: int | None = None  # of the last synthetic prompt
+        self._prefixes = shared_prefixes(scenario, fit)
         self.rng = random.Random(scenario.seed if seed is None else seed)
         self._models = list(scenario.models)
         self._weights = [m.weight for m in self._models]
@@ -95,10 +96,26 @@ class Sampler:
         if self._synthetic is not None:
             tokens = self.input_tokens = draw(self._text_rng, self._synthetic.input_tokens)
             rng, fit = self._text_rng, self.fit
+            if self._prefixes:
+                return [{"role": "user", "content": self._prefixed(tokens)}]
             text = fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
             return [{"role": "user", "content": text}]
         chosen = self.rng.choice(self.scenario.conversations)
         return [dict(m) for m in chosen]
+
+    def _prefixed(self, tokens: int) -> str:
+        """A group's shared prefix, then `tokens` unique tokens (the template's overhead
+        taken off them, so the prompt is prefix + `tokens` in all)."""
+        prefix = self.scenario.prefix
+        assert prefix is not None
+        text = self.rng.choices(self._prefixes, prefix.weights)[0]
+        assert self.input_tokens is not None
+        self.input_tokens += prefix.tokens
+        rng, fit = self._text_rng, self.fit
+        if fit is None:
+            return text + " " + synthetic_text(rng, tokens)
+        words = rng.choices(fit.words, k=max(1, tokens - fit.overhead))
+        return text + " " + " ".join(words)
 
     def follow_up(self) -> dict[str, str]:
         """The next user turn of a conversation: the last user message of a new prompt."""
@@ -130,6 +147,22 @@ class Sampler:
         if isinstance(value, tuple):
             return self.rng.uniform(*value)
         return value
+
+
+def shared_prefixes(scenario: Scenario, fit: TokenFit | None) -> list[str]:
+    """The `prefix:` groups' texts: the same for every user and worker (seeded per group);
+    each exactly `tokens` content tokens with a fit."""
+    prefix = scenario.prefix
+    if prefix is None:
+        return []
+    texts = []
+    for group in range(prefix.groups):
+        rng = random.Random(f"{scenario.seed}:prefix:{group}")
+        if fit is None:
+            texts.append(synthetic_text(rng, prefix.tokens))
+        else:
+            texts.append(" ".join((fit.lead, *rng.choices(fit.words, k=prefix.tokens - 1))))
+    return texts
 
 
 class Conversation:

@@ -175,6 +175,25 @@ class Output(BaseModel):
     exact: bool = False
 
 
+class Prefix(BaseModel):
+    """Shared prefixes: `groups` prompts of `tokens` shared tokens each (a system prompt or a
+    document), each request then its unique synthetic part; a group is drawn per request by
+    `weights` (default: equal)."""
+
+    model_config = _STRICT
+    groups: PositiveInt = 1
+    tokens: PositiveInt
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> Prefix:
+        if self.weights is not None and len(self.weights) != self.groups:
+            raise ValueError(f"weights: one per group ({self.groups}), got {len(self.weights)}")
+        if self.weights is not None and sum(self.weights) <= 0:
+            raise ValueError("weights sum to 0")
+        return self
+
+
 class Prompts(BaseModel):
     """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
 
@@ -226,6 +245,7 @@ class Scenario(BaseModel):
     multi_turn: MultiTurn | None = None
     tokenizer: str | None = Field(default=None, min_length=1)  # server | PATH | usage | estimate
     output: Output | None = None
+    prefix: Prefix | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
@@ -244,6 +264,12 @@ class Scenario(BaseModel):
         given = synthetic is not None and synthetic.output_tokens is not None
         if given and self.output is not None and self.output.tokens is not None:
             raise ValueError("output lengths twice: output.tokens and synthetic.output_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _prefix_needs_synthetic(self) -> Scenario:
+        if self.prefix is not None and (self.prompts is None or self.prompts.synthetic is None):
+            raise ValueError("prefix: needs prompts.synthetic (the unique part of each prompt)")
         return self
 
     @property
