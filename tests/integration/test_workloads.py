@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from llm_load.mock.process import spawn_mock
-from tests.conftest import load
+from tests.conftest import ROOT, load
 from tests.integration.test_scenarios import run, scenario
 
 pytestmark = pytest.mark.timeout(120)
@@ -97,3 +97,16 @@ def test_shared_prefixes_hit_the_mocks_prefix_cache(tmp_path, summary_path):
     assert cache["hit_ratio"] == pytest.approx(256 * (n - 2) / (320 * n))
     assert totals["ttft_cache_hit_ms"]["count"] == n - 2
     assert totals["ttft_cache_miss_ms"]["count"] == 2
+
+
+@pytest.mark.parametrize("name", ["token-exact", "prefix-cache"])
+def test_shipped_workload_scenarios_run_against_the_mock(summary_path, name):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--prompt-tokens-details") as mock:
+        path = ROOT / "scenarios" / f"{name}.yaml"
+        proc = run(path, mock.base_url, "-t", "3s", "--llm-json", str(summary_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    totals = load(summary_path)["totals"]
+    drift = totals["input_tokens_drift"]
+    assert drift["exact"] == drift["checked"] == totals["requests"] > 0
+    if name == "prefix-cache":
+        assert totals["prefix_cache"]["hits"] >= totals["requests"] - 4

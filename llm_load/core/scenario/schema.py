@@ -310,6 +310,12 @@ class Scenario(BaseModel):
             prompts += f" ({len(self.conversations)})"
         if self.tools:
             prompts += f", {len(self._tool_cases)} tool cases ({self.tools.share:.0%})"
+        if self.prefix:
+            prompts += f", {self.prefix.groups} shared prefixes of {self.prefix.tokens} tokens"
+        if self.tokenizer:
+            prompts += f", tokenizer {self.tokenizer}"
+        if self.exact_output:
+            prompts += ", exact output lengths"
         models = f"{len(self.models)} model{'s' if len(self.models) > 1 else ''}"
         run_time = load.run_time or (f"{load.stages_s:g}s" if load.stages else "unbounded")
         return f"{models}, {prompts}{turns}, {load.describe()}, run time {run_time}"
