@@ -17,6 +17,7 @@ from typing import Any
 
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, parse_threshold
+from llm_load.core.metrics.warmup import parse_warmup
 from llm_load.core.wire.endpoint import parse_header, redact, shown_headers
 
 __all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
@@ -91,6 +92,10 @@ def _headers(value: Any, default: Any) -> tuple[tuple[str, str], ...]:
     """Repeated `--header 'Name: value'` (or web-form lines) as (name, value) pairs."""
     texts = value.splitlines() if isinstance(value, str) else value or ()
     return tuple(parse_header(text) for text in texts if text.strip())
+
+
+def _warmup(value: Any, default: Any) -> tuple[float, int]:
+    return parse_warmup(str(value or ""))
 
 
 def _same(value: Any) -> Any:
@@ -224,6 +229,16 @@ OPTIONS: tuple[Option, ...] = (
         read=_switch,
         public="exact_output",
         action="store_true",
+    ),
+    Option(
+        "--warmup",
+        "",
+        "Warm-up left out of the summary's totals and distributions (kept in the time "
+        "series): '30s' / '2m' from the start, or '20' requests (per worker process)",
+        read=_warmup,
+        public="warmup",
+        shown=lambda w: {"duration_s": w[0], "requests": w[1]} if any(w) else None,
+        metavar="S|N",
     ),
     Option(
         "--temperature",

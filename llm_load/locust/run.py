@@ -30,6 +30,7 @@ from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import build_summary, stage_index, write_summary
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
+from llm_load.core.metrics.warmup import Warmup, WarmupError
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.scenario.tokens import TokenFit
 from llm_load.core.wire.endpoint import HeaderError, model_ids
@@ -80,13 +81,18 @@ class LLMRun:
         self.interrupted = False  # stopped by Ctrl-C / SIGTERM rather than by its end
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
         self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
+        self.warmup = Warmup()
         self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
         self._quit_done: gevent.event.Event | None = None  # set once on_quitting is done
 
     def add(self, rec: RequestRecord) -> None:
-        """Account one finished call (the users' single entry point)."""
-        self.book.add(rec)
+        """Account one finished call (the users' single entry point); a warm-up call goes
+        to the time series only."""
+        if self.warmup.enabled and self.warmup.takes(rec):
+            self.book.add_warmup(rec, self.warmup.until)
+        else:
+            self.book.add(rec)
         if self.request_log is not None:
             self.request_log.add(rec)
 
@@ -100,6 +106,8 @@ class LLMRun:
         self.book.slo = self.settings.slo
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()
+        self.warmup = Warmup(*self.settings.warmup)
+        self.warmup.start(self.started_wall)
         self.stopped_perf = None
         self.interrupted = False
         self.workers.reset()
@@ -383,7 +391,7 @@ def attach(environment: Any) -> LLMRun:
         return existing
     try:
         run = LLMRun(environment)
-    except (ThresholdError, ScenarioError, SLOError, HeaderError) as error:
+    except (ThresholdError, ScenarioError, SLOError, HeaderError, WarmupError) as error:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run

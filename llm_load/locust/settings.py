@@ -43,6 +43,7 @@ class Settings:
     prompt: str
     tokenizer: str  # server | PATH | usage | estimate | "" (auto)
     exact_output: bool  # ignore_eos + min_tokens = max_tokens
+    warmup: tuple[float, int]  # (seconds, requests) left out of the summary; (0, 0): none
     temperature: float | None
     stream: bool
     request_timeout_s: float
@@ -110,6 +111,7 @@ class Settings:
             key_source=source,
             tokenizer=self.tokenizer or scenario.tokenizer or "",
             exact_output=self.exact_output or scenario.exact_output,
+            warmup=self.warmup if any(self.warmup) else scenario.warmup_window(),
             headers=merge_headers(scenario.target.expanded_headers(environ), self.headers),
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),

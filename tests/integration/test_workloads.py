@@ -110,3 +110,28 @@ def test_shipped_workload_scenarios_run_against_the_mock(summary_path, name):
     assert drift["exact"] == drift["checked"] == totals["requests"] > 0
     if name == "prefix-cache":
         assert totals["prefix_cache"]["hits"] >= totals["requests"] - 4
+
+
+@pytest.mark.parametrize(
+    ("warmup", "flag"), [({"requests": 15}, ()), ({"duration_s": 60}, ("--warmup", "1s"))]
+)
+def test_warmup_requests_are_only_in_the_time_series(tmp_path, summary_path, warmup, flag):
+    path = scenario(tmp_path, warmup=warmup)
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = run(path, mock.base_url, "--llm-json", str(summary_path), *flag)
+        served = [r for r in mock.stats()["requests"] if r["completed"]]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    totals, warm = s["totals"], s["warmup"]
+    if not flag:
+        assert warm["requests"] == 15
+    else:  # the flag (1 s) wins over the scenario's 60 s
+        assert 0 < warm["requests"] < len(served) and warm["ended_s"] == pytest.approx(1.0)
+    points = s["timeseries"]["points"]
+    assert sum(p["requests"] for p in points) == totals["requests"] + warm["requests"]
+    assert totals["requests"] + warm["requests"] <= len(served)
+    assert totals["requests"] + totals["cancelled"] + warm["requests"] >= len(served) - 1
+    assert points[0].get("warmup") and not points[-1].get("warmup")
+    assert totals["requests_per_s"] == pytest.approx(
+        totals["requests"] / warm["measured_s"], rel=1e-3
+    )

@@ -284,6 +284,14 @@ class MetricsBook:
     series: TimeSeries = field(default_factory=TimeSeries)
     arrivals: ArrivalStats = field(default_factory=ArrivalStats)  # open-loop loads only
     slo: SLO | None = None  # the run's SLO (configuration: kept by `reset`, not on the wire)
+    warmup_requests: int = 0  # warm-up calls: in the time series only
+    warmup_until: float = 0.0  # epoch s when the warm-up ended (the latest of every process)
+
+    def add_warmup(self, rec: RequestRecord, until: float) -> None:
+        """Account a warm-up call: the time series only."""
+        self.series.add(rec, False)
+        self.warmup_requests += 1
+        self.warmup_until = max(self.warmup_until, until)
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -308,12 +316,15 @@ class MetricsBook:
             self.errors.setdefault(kind, ErrorStat()).merge(stat)
         self.series.merge(other.series)
         self.arrivals.merge(other.arrivals)
+        self.warmup_requests += other.warmup_requests
+        self.warmup_until = max(self.warmup_until, other.warmup_until)
 
     def reset(self) -> None:
         self.by_model.clear()
         self.errors.clear()
         self.series.reset()
         self.arrivals.reset()
+        self.warmup_requests, self.warmup_until = 0, 0.0
 
     @property
     def empty(self) -> bool:
@@ -336,6 +347,7 @@ class MetricsBook:
             "errors": {k: {"count": e.count, "example": e.example} for k, e in self.errors.items()},
             "series": self.series.to_dict(),
             "arrivals": self.arrivals.to_dict(),
+            "warmup": [self.warmup_requests, self.warmup_until],
         }
 
     @classmethod
@@ -347,6 +359,8 @@ class MetricsBook:
             },
             series=TimeSeries.from_dict(data["series"]),
             arrivals=ArrivalStats.from_dict(data["arrivals"]),
+            warmup_requests=int(data.get("warmup", (0, 0))[0]),
+            warmup_until=float(data.get("warmup", (0, 0))[1]),
         )
 
     def error_list(self) -> list[dict[str, Any]]:

@@ -194,6 +194,21 @@ class Prefix(BaseModel):
         return self
 
 
+class Warmup(BaseModel):
+    """Left out of the summary's totals and distributions: the first `duration_s` seconds
+    or the first `requests` requests (per worker process)."""
+
+    model_config = _STRICT
+    duration_s: float | None = Field(default=None, gt=0)
+    requests: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Warmup:
+        if (self.duration_s is None) == (self.requests is None):
+            raise ValueError("expected exactly one of duration_s, requests")
+        return self
+
+
 class Prompts(BaseModel):
     """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
 
@@ -246,6 +261,7 @@ class Scenario(BaseModel):
     tokenizer: str | None = Field(default=None, min_length=1)  # server | PATH | usage | estimate
     output: Output | None = None
     prefix: Prefix | None = None
+    warmup: Warmup | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
@@ -271,6 +287,11 @@ class Scenario(BaseModel):
         if self.prefix is not None and (self.prompts is None or self.prompts.synthetic is None):
             raise ValueError("prefix: needs prompts.synthetic (the unique part of each prompt)")
         return self
+
+    def warmup_window(self) -> tuple[float, int]:
+        """(seconds, requests) of `warmup:`; (0, 0) without one."""
+        w = self.warmup
+        return (0.0, 0) if w is None else (w.duration_s or 0.0, w.requests or 0)
 
     @property
     def exact_output(self) -> bool:
