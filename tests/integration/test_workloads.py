@@ -135,3 +135,17 @@ def test_warmup_requests_are_only_in_the_time_series(tmp_path, summary_path, war
     assert totals["requests_per_s"] == pytest.approx(
         totals["requests"] / warm["measured_s"], rel=1e-3
     )
+
+
+def test_sharegpt_sample_replays_its_first_turns(summary_path):
+    from llm_load.core.scenario.schema import load_scenario
+
+    path = ROOT / "scenarios" / "sharegpt.yaml"
+    expected = {sum(len(m["content"]) for m in c) for c in load_scenario(path).conversations}
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = run(path, mock.base_url, "-t", "3s", "--llm-json", str(summary_path))
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = {r["prompt_chars"] for r in truth}
+    assert sent == expected  # the sampled conversations (by length), nothing else
+    assert load(summary_path)["totals"]["requests"] > 20

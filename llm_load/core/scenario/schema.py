@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,6 +29,7 @@ from pydantic import (
 
 from llm_load.core.metrics.slo import SLOLimits
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.scenario.datasets import read_dataset
 from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
@@ -209,24 +210,42 @@ class Warmup(BaseModel):
         return self
 
 
+class Dataset(BaseModel):
+    """A conversation dataset (`core.scenario.datasets`): ShareGPT JSON or OpenAI-messages
+    JSONL, filtered by estimated lengths, then `sample` of them drawn with `seed`."""
+
+    model_config = _STRICT
+    file: str = Field(min_length=1)
+    format: Literal["auto", "sharegpt", "messages"] = "auto"
+    sample: PositiveInt | None = None
+    seed: int = 0
+    min_input_tokens: PositiveInt | None = None
+    max_input_tokens: PositiveInt | None = None
+    min_output_tokens: PositiveInt | None = None
+    max_output_tokens: PositiveInt | None = None
+
+
 class Prompts(BaseModel):
-    """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
+    """Exactly one source: `inline` list, JSONL or CSV `file`, `dataset` or `synthetic`."""
 
     model_config = _STRICT
     inline: list[str | list[Message]] | None = Field(default=None, min_length=1)
     file: str | None = None
+    dataset: Dataset | None = None
     synthetic: Synthetic | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Prompts:
-        given = [k for k in ("inline", "file", "synthetic") if getattr(self, k) is not None]
+        kinds = ("inline", "file", "dataset", "synthetic")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"expected exactly one of inline, file, synthetic (got {given})")
+            raise ValueError(f"expected exactly one of {', '.join(kinds)} (got {given})")
         return self
 
     @property
     def kind(self) -> str:
-        return "inline" if self.inline else "file" if self.file else "synthetic"
+        kinds = ("inline", "file", "dataset")
+        return next((k for k in kinds if getattr(self, k) is not None), "synthetic")
 
 
 class MultiTurn(BaseModel):
@@ -360,6 +379,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(format_errors(name, error, Scenario)) from None
     if scenario.prompts is not None and scenario.prompts.file is not None:
         scenario._conversations = read_prompt_file(path, scenario.prompts.file)
+    if scenario.prompts is not None and scenario.prompts.dataset is not None:
+        scenario._conversations = read_dataset(path, scenario.prompts.dataset)
     if scenario.tools is not None:
         scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
     return scenario
