@@ -20,6 +20,7 @@ from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
 from llm_load.mock.prefix_cache import PrefixCache, prompt_text, with_cached
+from llm_load.mock.reasoning import add_reasoning, with_reasoning
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
@@ -41,6 +42,7 @@ class ChatJob:
         "n",
         "prompt_tokens",
         "reason",
+        "reasoning",
         "stream",
         "tool_calls",
     )
@@ -61,6 +63,7 @@ class ChatJob:
         )
         self.tool_calls: list[dict[str, Any]] | None = None
         self.deltas: tuple[bytes, ...] = payload.TOKEN_DELTAS
+        self.reasoning = 0  # reasoning tokens streamed before the answer (--reasoning-tokens)
 
     def call_tools(self, calls: list[dict[str, Any]], deltas: tuple[bytes, ...]) -> None:
         """Answer with tool calls (streamed as ``deltas``, one token each) instead of text."""
@@ -199,6 +202,8 @@ class ChatCompletions:
             job.call_tools(*reply)
         if not self.config.usage:
             job.include_usage = False
+        if self.config.reasoning_tokens and job.stream:
+            job.reasoning = add_reasoning(job, self.config.reasoning_tokens, read_cap(data))
         return job
 
     def _faults(self) -> Faults:
@@ -212,7 +217,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
-        use = with_cached(use, record.cached_tokens)
+        use = with_reasoning(with_cached(use, record.cached_tokens), job.reasoning)
         frames = payload.StreamFrames(
             record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
             self._backend,

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "usage.prompt_tokens_details.cached_tokens, as vLLM does with that flag",
     )  # fmt: skip
     g.add_argument(
+        "--reasoning-tokens", type=int, default=0, metavar="N",
+        help="stream N reasoning_content tokens before each streamed answer (a reasoning "
+        "model); usage reports them in completion_tokens_details.reasoning_tokens",
+    )  # fmt: skip
+    g.add_argument(
         "--backend", metavar="NAME",
         help="put a 'backend' object (machine_name NAME) in chat responses and chunks, and an "
         "X-Backend header, as hosted LLM APIs do",
@@ -173,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         backend=args.backend,
         usage=not args.no_usage,
         prompt_tokens_details=args.prompt_tokens_details,
+        reasoning_tokens=max(0, args.reasoning_tokens),
         tools=not args.no_tools,
         tool_cases=_tool_cases(args.tool_cases),
         tool_error_rate=args.tool_error_rate,

@@ -149,3 +149,23 @@ def test_sharegpt_sample_replays_its_first_turns(summary_path):
     sent = {r["prompt_chars"] for r in truth}
     assert sent == expected  # the sampled conversations (by length), nothing else
     assert load(summary_path)["totals"]["requests"] > 20
+
+
+def test_reasoning_phase_gives_ttfo_and_reasoning_tokens(summary_path):
+    from tests.conftest import nearest_rank, short_run
+
+    mock_args = ("--ttft-ms", "10", "--itl-ms", "5", "--tokens", "10", "--reasoning-tokens", "6")
+    with spawn_mock(*mock_args) as mock:
+        proc = short_run(mock.base_url, summary_path, "--model", "mock-llm", "--max-tokens", "12")
+        truth = [r for r in mock.stats(detail=True)["requests"] if r["completed"]]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    totals = load(summary_path)["totals"]
+    n = totals["requests"]
+    # 6 reasoning tokens, then 6 answer tokens (max_tokens 12 caps both, as servers do)
+    assert {r["tokens"] for r in truth} == {12} and totals["output_tokens"] >= 12 * n
+    assert totals["reasoning"] == {"requests": n, "tokens": 6 * n, "estimated_requests": 0}
+    true_ttfo = nearest_rank([r["token_offsets_ms"][6] for r in truth], 50)
+    true_ttft = nearest_rank([r["ttft_ms"] for r in truth], 50)
+    assert abs(totals["ttfo_ms"]["p50"] - true_ttfo) < 3
+    assert abs(totals["ttft_ms"]["p50"] - true_ttft) < 3
+    assert totals["ttfo_ms"]["p50"] - totals["ttft_ms"]["p50"] > 20  # 6 ITLs of 5 ms

@@ -31,8 +31,9 @@ __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMe
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
 # TTFT of requests the server served partly from its prefix cache (hit) or not (miss).
-CACHE_HISTOGRAMS = ("ttft_cache_hit_ms", "ttft_cache_miss_ms")
-OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *CACHE_HISTOGRAMS)
+# TTFO: the first answer token after reasoning (shown when any request reasoned).
+NEWER_HISTOGRAMS = ("ttft_cache_hit_ms", "ttft_cache_miss_ms", "ttfo_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *NEWER_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -40,7 +41,7 @@ HISTOGRAMS = (
     "e2e_ms",
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
-    *CACHE_HISTOGRAMS,
+    *NEWER_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -58,7 +59,8 @@ GOODPUT_COUNTERS = ("good", "good_output_tokens")
 DRIFT_COUNTERS = ("input_checked", "input_exact", "input_drift_abs", "input_drift_max")
 # Prefix cache: requests whose usage said, of them hits, their cached and prompt tokens.
 CACHE_COUNTERS = ("cache_reported", "cache_hits", "cached_tokens", "cache_prompt_tokens")
-NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS, *CACHE_COUNTERS)
+REASONING_COUNTERS = ("reasoning_requests", "reasoning_tokens", "reasoning_estimated")
+NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS, *CACHE_COUNTERS, *REASONING_COUNTERS)
 COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *NEWER_COUNTERS)
 
 
@@ -87,6 +89,9 @@ class ModelMetrics:
     cache_hits: int
     cached_tokens: int
     cache_prompt_tokens: int
+    reasoning_requests: int
+    reasoning_tokens: int
+    reasoning_estimated: int
     ttft_ms: LogHistogram
     itl_ms: LogHistogram
     tpot_ms: LogHistogram
@@ -98,6 +103,7 @@ class ModelMetrics:
     task_ms: LogHistogram
     ttft_cache_hit_ms: LogHistogram
     ttft_cache_miss_ms: LogHistogram
+    ttfo_ms: LogHistogram
 
     def __init__(self) -> None:
         for name in COUNTERS:
@@ -115,6 +121,8 @@ class ModelMetrics:
             self._add_drift(drift)
         if rec.cached_tokens is not None and not rec.cancelled:
             self._add_cache(rec, rec.cached_tokens)
+        if rec.reasoning_tokens is not None and not rec.cancelled:
+            self._add_reasoning(rec, rec.reasoning_tokens)
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
         record_itl = self.itl_ms.record
@@ -152,6 +160,13 @@ class ModelMetrics:
         self.input_exact += drift == 0
         self.input_drift_abs += abs(drift)
         self.input_drift_max = max(self.input_drift_max, abs(drift))
+
+    def _add_reasoning(self, rec: RequestRecord, tokens: int) -> None:
+        self.reasoning_requests += 1
+        self.reasoning_tokens += tokens
+        self.reasoning_estimated += rec.reasoning_estimated
+        if rec.ttfo_ms is not None:
+            self.ttfo_ms.record(rec.ttfo_ms)
 
     def _add_cache(self, rec: RequestRecord, cached: int) -> None:
         self.cache_reported += 1
@@ -197,7 +212,7 @@ class ModelMetrics:
             value = data.get(name, 0) if name in NEWER_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            hist = data.get(name) if name in CACHE_HISTOGRAMS else data[name]
+            hist = data.get(name) if name in NEWER_HISTOGRAMS else data[name]
             setattr(book, name, LogHistogram.from_dict(hist) if hist else LogHistogram())
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
@@ -228,6 +243,12 @@ class ModelMetrics:
         if self.cache_reported:
             out["cached_tokens"] = self.cached_tokens
             out["prefix_cache"] = self._cache()
+        if self.reasoning_requests:
+            out["reasoning"] = {
+                "requests": self.reasoning_requests,
+                "tokens": self.reasoning_tokens,
+                "estimated_requests": self.reasoning_estimated,
+            }
         if slo is not None:
             out["goodput"] = {
                 "slo": slo.as_dict(),

@@ -3,6 +3,9 @@
 Definitions (all from the client's clock, seconds since the request was sent):
 - TTFT: arrival of the first chunk carrying content, reasoning or a tool call (not the
   headers, not a role-only chunk). Streaming only.
+- TTFO: arrival of the first chunk carrying content or a tool call: the answer, after any
+  reasoning (equal to TTFT without reasoning). Reasoning tokens come from
+  `usage.completion_tokens_details.reasoning_tokens`, else reasoning chunks (estimated).
 - ITL: each gap between consecutive token-carrying chunks (`itl_ms_mean`: their mean).
 - TPOT: (E2E - TTFT) / (output_tokens - 1), when at least two tokens came back.
 - E2E: from sending the request to the end of the response.
@@ -53,6 +56,13 @@ class RequestRecord:
     tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
     requested_input_tokens: int | None = None  # prompt tokens asked for (synthetic prompts)
     cached_tokens: int | None = None  # prompt tokens served from the prefix cache (reported)
+    ttfo_s: float | None = None  # first answer (content / tool call) token, after reasoning
+    reasoning_tokens: int | None = None  # None: no reasoning seen
+    reasoning_estimated: bool = False  # counted from reasoning chunks (usage did not say)
+
+    @property
+    def ttfo_ms(self) -> float | None:
+        return None if self.ttfo_s is None else self.ttfo_s * 1000.0
 
     @property
     def input_drift(self) -> int | None:
@@ -186,4 +196,16 @@ def record_from_stream(
         tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
         requested_input_tokens=requested_input_tokens,
         cached_tokens=cached_tokens(stream.usage),
+        ttfo_s=stream.first_answer_s if streamed else None,
+        **_reasoning(stream),
     )
+
+
+def _reasoning(stream: ChatStream) -> dict[str, Any]:
+    """Reasoning tokens from usage details, else the reasoning chunks (estimated)."""
+    reported = stream.reasoning_tokens
+    if reported is not None:
+        return {"reasoning_tokens": reported or None}
+    if stream.reasoning_chunks:
+        return {"reasoning_tokens": stream.reasoning_chunks, "reasoning_estimated": True}
+    return {}
