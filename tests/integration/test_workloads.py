@@ -99,42 +99,21 @@ def test_shared_prefixes_hit_the_mocks_prefix_cache(tmp_path, summary_path):
     assert totals["ttft_cache_miss_ms"]["count"] == 2
 
 
-@pytest.mark.parametrize("name", ["token-exact", "prefix-cache"])
+@pytest.mark.parametrize("name", ["token-exact", "prefix-cache", "reasoning"])
 def test_shipped_workload_scenarios_run_against_the_mock(summary_path, name):
-    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--prompt-tokens-details") as mock:
+    mock_args = ("--prompt-tokens-details", "--reasoning-tokens", "32")
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", *mock_args) as mock:
         path = ROOT / "scenarios" / f"{name}.yaml"
         proc = run(path, mock.base_url, "-t", "3s", "--llm-json", str(summary_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     totals = load(summary_path)["totals"]
+    if name == "reasoning":
+        assert totals["reasoning"]["tokens"] == 32 * totals["requests"] > 0
+        return
     drift = totals["input_tokens_drift"]
     assert drift["exact"] == drift["checked"] == totals["requests"] > 0
     if name == "prefix-cache":
         assert totals["prefix_cache"]["hits"] >= totals["requests"] - 4
-
-
-@pytest.mark.parametrize(
-    ("warmup", "flag"), [({"requests": 15}, ()), ({"duration_s": 60}, ("--warmup", "1s"))]
-)
-def test_warmup_requests_are_only_in_the_time_series(tmp_path, summary_path, warmup, flag):
-    path = scenario(tmp_path, warmup=warmup)
-    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
-        proc = run(path, mock.base_url, "--llm-json", str(summary_path), *flag)
-        served = [r for r in mock.stats()["requests"] if r["completed"]]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    s = load(summary_path)
-    totals, warm = s["totals"], s["warmup"]
-    if not flag:
-        assert warm["requests"] == 15
-    else:  # the flag (1 s) wins over the scenario's 60 s
-        assert 0 < warm["requests"] < len(served) and warm["ended_s"] == pytest.approx(1.0)
-    points = s["timeseries"]["points"]
-    assert sum(p["requests"] for p in points) == totals["requests"] + warm["requests"]
-    assert totals["requests"] + warm["requests"] <= len(served)
-    assert totals["requests"] + totals["cancelled"] + warm["requests"] >= len(served) - 1
-    assert points[0].get("warmup") and not points[-1].get("warmup")
-    assert totals["requests_per_s"] == pytest.approx(
-        totals["requests"] / warm["measured_s"], rel=1e-3
-    )
 
 
 def test_sharegpt_sample_replays_its_first_turns(summary_path):

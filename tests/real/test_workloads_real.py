@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import load
-from tests.integration.test_scenarios import run
+from tests.integration.test_scenarios import cli
 from tests.real.conftest import free_port
 
 pytestmark = [pytest.mark.real, pytest.mark.timeout(1800)]
@@ -99,7 +99,8 @@ def run_scenario(
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(data))
     summary, rows = tmp_path / "summary.json", tmp_path / "rows.jsonl"
-    proc = run(path, server.base_url, "--llm-json", str(summary), "--llm-requests", str(rows))
+    args = ("--headless", "-H", server.base_url, "--llm-json", str(summary))
+    proc = cli("run", str(path), *args, "--llm-requests", str(rows), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = rows.read_text().splitlines()
     return load(summary), [r for r in map(json.loads, lines) if r["status"] == "ok"]
@@ -131,8 +132,8 @@ def test_vllm_prompts_and_outputs_are_token_exact(tmp_path, vllm):
 
 
 def test_llama_prompts_and_outputs_are_token_exact(tmp_path, llama):
-    # llama.cpp on 2 shared CPU cores: ~2-40 prompt tokens/s when busy; one user, longer
-    s = exact_lengths(tmp_path, llama, 300, 50, {"users": 1, "spawn_rate": 1, "run_time": "60s"})
+    # llama.cpp on 2 busy shared CPU cores took up to ~45 s a request: one user, longer
+    s = exact_lengths(tmp_path, llama, 300, 50, {"users": 1, "spawn_rate": 1, "run_time": "90s"})
     assert s["tokenizer"]["source"] == "server /tokenize (llama.cpp)"
 
 

@@ -38,6 +38,9 @@ DISTRIBUTIONS = (
     "tool_call_ms",
     "tool_args_tokens_per_s",
     "task_ms",
+    "ttfo_ms",  # reasoning traffic
+    "ttft_cache_hit_ms",  # servers that report cached tokens
+    "ttft_cache_miss_ms",
 )
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
 GOODPUT_STATS = ("ratio", "requests_per_s", "output_tokens_per_s", "good")
@@ -53,6 +56,7 @@ SCALARS = (
     "usage_estimated",
     "error_rate",
     "tool_accuracy",
+    "cached_tokens",
 )
 _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
