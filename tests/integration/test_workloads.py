@@ -148,3 +148,30 @@ def test_reasoning_phase_gives_ttfo_and_reasoning_tokens(summary_path):
     assert abs(totals["ttfo_ms"]["p50"] - true_ttfo) < 3
     assert abs(totals["ttft_ms"]["p50"] - true_ttft) < 3
     assert totals["ttfo_ms"]["p50"] - totals["ttft_ms"]["p50"] > 20  # 6 ITLs of 5 ms
+
+
+def test_two_workers_merge_drift_cache_and_warmup_to_the_mock_truth(tmp_path, summary_path):
+    from tests.integration.test_distributed import cluster
+    from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE, finish
+
+    prefix = {"groups": 2, "tokens": 256}
+    path = exact_scenario(tmp_path, input_tokens=64, prefix=prefix, warmup={"requests": 5})
+    with spawn_mock(*MOCK, "--prompt-tokens-details") as mock:
+        master, workers = cluster(
+            mock.base_url, summary_path, 2, 4, "4s", "--scenario", str(path),
+            locustfile=SCENARIO_LOCUSTFILE,
+        )  # fmt: skip
+        _, err = finish(master, workers)
+        truth = [r for r in mock.stats()["requests"] if r["tokens"] == 5]
+    assert master.returncode == 0, err[-3000:]
+    s = load(summary_path)
+    totals = s["totals"]
+    n = totals["requests"]
+    assert s["warmup"]["requests"] == 10  # 5 on each worker
+    assert n + totals["cancelled"] + 10 == len(truth)
+    drift, cache = totals["input_tokens_drift"], totals["prefix_cache"]
+    assert drift["checked"] == drift["exact"] == n > 20
+    # both workers draw the same 2 prefixes: at most 2 misses in all, likely in the warm-up
+    hits = sum(1 for r in truth if r["cached_tokens"] == 256)
+    assert hits >= len(truth) - 2 and cache["hits"] >= n - 2
+    assert totals["cached_tokens"] == 256 * cache["hits"]
