@@ -50,7 +50,7 @@ def prepare_fit(settings: Settings, model: str) -> TokenFit | None:
     tries = ("server", "usage") if mode == "auto" else (mode,)
     for source in tries:
         try:
-            count, name = _counter(source, settings, model)
+            count, name, calls = _counted(*_counter(source, settings, model))
             fit = fit_tokens(count, name, seed=settings.scenario.seed if settings.scenario else 0)
             if fit is None:
                 raise CountError("too few words count as one token each")
@@ -59,10 +59,21 @@ def prepare_fit(settings: Settings, model: str) -> TokenFit | None:
             level = log.info if mode == "auto" else log.error
             level("--tokenizer %s: %s", source, error)
             continue
-        log.info("token-exact prompts: %s", fit.public())
+        log.info("token-exact prompts: %s (%d counts)", fit.public(), calls[0])
         return fit
     log.warning("prompts are sized at ~4 characters a token (no tokenizer: --tokenizer)")
     return None
+
+
+def _counted(count: Count, name: str) -> tuple[Count, str, list[int]]:
+    """`count` wrapped to count its calls (for `usage`, each is a request to the target)."""
+    calls = [0]
+
+    def counted(text: str) -> int:
+        calls[0] += 1
+        return count(text)
+
+    return counted, name, calls
 
 
 def _counter(source: str, settings: Settings, model: str) -> tuple[Count, str]:
