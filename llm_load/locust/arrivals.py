@@ -33,10 +33,18 @@ class ArrivalClock:
     """One process's arrival schedule; outcomes go to `book.arrivals`."""
 
     def __init__(
-        self, load: Load, book: MetricsBook, *, run_time_s: float | None, seed: Any, users: int
+        self,
+        load: Load,
+        book: MetricsBook,
+        *,
+        run_time_s: float | None,
+        seed: Any,
+        users: int,
+        schedule: Any = None,  # another schedule (a trace's), else the load's rate
     ) -> None:
-        segments = load.rate_segments(run_time_s)
-        self.schedule = ArrivalSchedule(segments, poisson=load.arrival == "poisson", seed=seed)
+        self.schedule = schedule or ArrivalSchedule(
+            load.rate_segments(run_time_s), poisson=load.arrival == "poisson", seed=seed
+        )
         self.book = book
         self.max_lag_s = load.max_lag_s
         self.users = users

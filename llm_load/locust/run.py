@@ -33,6 +33,7 @@ from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.metrics.warmup import Warmup, WarmupError
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.scenario.tokens import TokenFit
+from llm_load.core.scenario.trace import TraceSchedule
 from llm_load.core.wire.endpoint import HeaderError, model_ids
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
 from llm_load.locust.reactor import StreamReactor
@@ -130,7 +131,7 @@ class LLMRun:
     def _start_arrivals(self) -> None:
         scenario = self.settings.scenario
         self.arrivals = None
-        if scenario is None or not scenario.load.open_loop:
+        if scenario is None or not (scenario.load.open_loop or scenario.trace):
             return
         runner = self.environment.runner
         worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
@@ -141,6 +142,7 @@ class LLMRun:
             run_time_s=float(run_time) if run_time else None,
             seed=f"{scenario.seed}:{worker}",
             users=scenario.load.users,
+            schedule=trace_schedule(scenario),
         )
         self.arrivals.set_share(*self.arrival_share)
 
@@ -262,7 +264,7 @@ class LLMRun:
         live: tuple[str, ...] = ()
         while True:
             scenario = self.settings.scenario
-            if scenario is not None and scenario.load.open_loop:
+            if scenario is not None and (scenario.load.open_loop or scenario.trace):
                 live = share_rate(runner, live)
             gevent.sleep(WATCH_INTERVAL_S)
             self.workers.note_missing(runner)
@@ -309,6 +311,8 @@ class LLMRun:
         if "arrivals" in summary and self.settings.scenario is not None:
             load = self.settings.scenario.load
             summary["arrivals"].update(arrival=load.arrival, rate_per_s=load.rate)
+            if (trace := self.settings.scenario.trace) is not None:
+                summary["arrivals"].update(arrival="trace", time_scale=trace.time_scale)
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:
@@ -325,6 +329,13 @@ class LLMRun:
             write_html_report(summary, self.settings.llm_html)
         if show:
             print_summary(summary)
+
+
+def trace_schedule(scenario: Scenario) -> TraceSchedule | None:
+    """The schedule of a `trace:` scenario (None: the load's rate)."""
+    if scenario.trace is None:
+        return None
+    return TraceSchedule(scenario.trace_entries, scenario.trace.time_scale)
 
 
 def scenario_stages(scenario: Scenario | None) -> list[dict[str, Any]]:

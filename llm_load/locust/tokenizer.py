@@ -41,7 +41,8 @@ def wants_fit(settings: Settings) -> bool:
     scenario = settings.scenario
     if scenario is None or settings.tokenizer == "estimate":
         return False
-    return scenario.prompts is not None and scenario.prompts.synthetic is not None
+    synthetic = scenario.prompts is not None and scenario.prompts.synthetic is not None
+    return synthetic or scenario.trace is not None
 
 
 def prepare_fit(settings: Settings, model: str) -> TokenFit | None:

@@ -175,3 +175,40 @@ def test_two_workers_merge_drift_cache_and_warmup_to_the_mock_truth(tmp_path, su
     hits = sum(1 for r in truth if r["cached_tokens"] == 256)
     assert hits >= len(truth) - 2 and cache["hits"] >= n - 2
     assert totals["cached_tokens"] == 256 * cache["hits"]
+
+
+def trace_truth(path, truth: list[dict]) -> tuple[Counter, Counter]:
+    """(expected, served) multisets of (prompt tokens, output tokens) per request."""
+    from llm_load.core.scenario.schema import load_scenario
+
+    entries = load_scenario(path).trace_entries
+    expected = Counter((e.input_tokens, e.output_tokens) for e in entries)
+    served = Counter((mock_tokens(r["prompt_chars"]), r["tokens"]) for r in truth)
+    return expected, served
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_trace_replays_every_request_once_on_schedule(summary_path, workers):
+    from tests.integration.test_distributed import cluster
+    from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE, finish
+
+    path = ROOT / "scenarios" / "trace.yaml"
+    with spawn_mock(*MOCK, "--prompt-tokens-details") as mock:
+        if workers:
+            master, started = cluster(
+                mock.base_url, summary_path, workers, 16, "10s", "--scenario", str(path),
+                locustfile=SCENARIO_LOCUSTFILE,
+            )  # fmt: skip
+            _, err = finish(master, started)
+            assert master.returncode == 0, err[-3000:]
+        else:
+            proc = run(path, mock.base_url, "--llm-json", str(summary_path))
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        truth = [r for r in mock.stats()["requests"] if r["tokens"] > 1]  # not the probes
+    expected, served = trace_truth(path, truth)
+    assert served == expected and sum(served.values()) == 60  # each request once, exact
+    s = load(summary_path)
+    arrivals = s["arrivals"]
+    assert arrivals["arrival"] == "trace" and arrivals["sent"] == 60 and arrivals["dropped"] == 0
+    assert arrivals["schedule_lag_ms"]["p50"] < 10  # a busy 2-core machine: p99 varies
+    assert s["totals"]["prefix_cache"]["hits"] > 30

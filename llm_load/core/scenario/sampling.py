@@ -15,6 +15,7 @@ from typing import Any
 
 from llm_load.core.scenario.schema import Dist, ModelSpec, Scenario
 from llm_load.core.scenario.tokens import TokenFit
+from llm_load.core.scenario.trace import TraceEntry
 from llm_load.core.tools.cases import ToolCase
 
 __all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
@@ -116,6 +117,33 @@ class Sampler:
             return text + " " + synthetic_text(rng, tokens)
         words = rng.choices(fit.words, k=max(1, tokens - fit.overhead))
         return text + " " + " ".join(words)
+
+    def from_trace(self, entry: TraceEntry) -> ChatRequest:
+        """A traced request: its `hash_ids` as shared blocks (the same text for an id in
+        every process), then unique tokens up to its input length; its output length."""
+        spec = self.scenario.trace
+        assert spec is not None
+        size, fit, rng = spec.block_tokens, self.fit, self._text_rng
+        k = min(len(entry.hash_ids), entry.input_tokens // size)
+        parts = [self._block(h, size) for h in entry.hash_ids[:k]]
+        rest = entry.input_tokens - k * size
+        if fit is None:
+            parts.append(synthetic_text(rng, max(1, rest)))
+        elif k == 0:
+            parts.append(fit.text(rng, rest))
+        elif rest > fit.overhead:
+            parts.append(" ".join(rng.choices(fit.words, k=rest - fit.overhead)))
+        m = self.model()
+        message = {"role": "user", "content": " ".join(parts)}
+        return ChatRequest(
+            m.name, [message], entry.output_tokens, m.temperature, m.extra, entry.input_tokens
+        )
+
+    def _block(self, hash_id: int, tokens: int) -> str:
+        rng = random.Random(f"{self.scenario.seed}:block:{hash_id}")
+        if self.fit is None:
+            return synthetic_text(rng, tokens)
+        return " ".join((self.fit.lead, *rng.choices(self.fit.words, k=tokens - 1)))
 
     def follow_up(self) -> dict[str, str]:
         """The next user turn of a conversation: the last user message of a new prompt."""

@@ -33,6 +33,7 @@ from llm_load.core.scenario.datasets import read_dataset
 from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
+from llm_load.core.scenario.trace import TraceEntry, read_trace
 from llm_load.core.tools.cases import ToolCase, load_tool_cases
 from llm_load.core.wire.endpoint import HeaderError, is_secret_header, parse_header
 
@@ -225,6 +226,17 @@ class Dataset(BaseModel):
     max_output_tokens: PositiveInt | None = None
 
 
+class Trace(BaseModel):
+    """A timestamped trace replayed open-loop (`core.scenario.trace`): each request at its
+    `timestamp × time_scale`, with its lengths (token-exact with a tokenizer) and its
+    `hash_ids` as shared blocks of `block_tokens` tokens."""
+
+    model_config = _STRICT
+    file: str = Field(min_length=1)
+    time_scale: float = Field(default=1.0, gt=0)
+    block_tokens: PositiveInt = 512
+
+
 class Prompts(BaseModel):
     """Exactly one source: `inline` list, JSONL or CSV `file`, `dataset` or `synthetic`."""
 
@@ -281,17 +293,28 @@ class Scenario(BaseModel):
     output: Output | None = None
     prefix: Prefix | None = None
     warmup: Warmup | None = None
+    trace: Trace | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
+    _trace: list[TraceEntry] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _prompts_needed(self) -> Scenario:
+        if self.trace is not None:
+            if self.prompts is not None or self.tools is not None or self.load.open_loop:
+                raise ValueError("trace: replaces prompts, tools and load.rate (give load.users)")
+            return self
         if self.prompts is None and (self.tools is None or self.tools.share < 1.0):
             raise ValueError("prompts: required unless tools.share is 1 (only tool tasks)")
         return self
+
+    @property
+    def trace_entries(self) -> list[TraceEntry]:
+        """The requests of `trace.file` (read by `load_scenario`)."""
+        return self._trace
 
     @model_validator(mode="after")
     def _one_output_length(self) -> Scenario:
@@ -346,6 +369,8 @@ class Scenario(BaseModel):
         load = self.load
         turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
         prompts = f"{self.prompts.kind} prompts" if self.prompts else "no prompts"
+        if self.trace is not None:
+            prompts = f"trace of {len(self._trace)} requests (x{self.trace.time_scale:g} time)"
         if self.conversations:
             prompts += f" ({len(self.conversations)})"
         if self.tools:
@@ -383,6 +408,8 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario._conversations = read_dataset(path, scenario.prompts.dataset)
     if scenario.tools is not None:
         scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
+    if scenario.trace is not None:
+        scenario._trace = read_trace(path, scenario.trace.file)
     return scenario
 
 
