@@ -21,9 +21,10 @@ from typing import Any
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.scenario.arrivals import ArrivalSchedule
-from llm_load.core.scenario.schema import Load
+from llm_load.core.scenario.schema import Load, Scenario
+from llm_load.core.scenario.trace import TraceSchedule
 
-__all__ = ["SHARE_MESSAGE", "ArrivalClock", "share_rate"]
+__all__ = ["SHARE_MESSAGE", "ArrivalClock", "share_rate", "trace_schedule"]
 
 log = logging.getLogger("llm_load")
 SHARE_MESSAGE = "llm_load_arrival_share"
@@ -122,3 +123,10 @@ def share_rate(runner: Any, last: tuple[str, ...]) -> tuple[str, ...]:
             data = {"rank": rank, "count": len(live)}
             runner.send_message(SHARE_MESSAGE, data, client_id=client_id)
     return live
+
+
+def trace_schedule(scenario: Scenario) -> TraceSchedule | None:
+    """The schedule of a `trace:` scenario (None: the load's rate)."""
+    if scenario.trace is None:
+        return None
+    return TraceSchedule(scenario.trace_entries, scenario.trace.time_scale)

@@ -33,9 +33,8 @@ from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.metrics.warmup import Warmup, WarmupError
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.scenario.tokens import TokenFit
-from llm_load.core.scenario.trace import TraceSchedule
 from llm_load.core.wire.endpoint import HeaderError, model_ids
-from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
+from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate, trace_schedule
 from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
@@ -329,13 +328,6 @@ class LLMRun:
             write_html_report(summary, self.settings.llm_html)
         if show:
             print_summary(summary)
-
-
-def trace_schedule(scenario: Scenario) -> TraceSchedule | None:
-    """The schedule of a `trace:` scenario (None: the load's rate)."""
-    if scenario.trace is None:
-        return None
-    return TraceSchedule(scenario.trace_entries, scenario.trace.time_scale)
 
 
 def scenario_stages(scenario: Scenario | None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -164,3 +165,20 @@ def test_vllm_prefix_cache_hits_match_its_own_counters(tmp_path, vllm):
     # the server's counters also saw the tokenizer's probes and requests cut at the stop
     print(f"vLLM prefix cache: ours {cache}, server's hits/queries {hits:.0f}/{queries:.0f}")
     assert cache["hit_ratio"] == pytest.approx(hits / queries, abs=0.05)
+
+
+def test_vllm_replays_a_trace_on_schedule_with_exact_lengths(tmp_path, vllm):
+    shutil.copy(ROOT / "scenarios" / "data" / "trace_sample.jsonl", tmp_path / "trace.jsonl")
+    s, rows = run_scenario(
+        tmp_path,
+        vllm,
+        {"users": 16, "spawn_rate": 16, "run_time": "20s"},
+        trace={"file": "trace.jsonl", "time_scale": 1.0, "block_tokens": 128},
+        output={"exact": True},
+    )
+    arrivals, drift = s["arrivals"], s["totals"]["input_tokens_drift"]
+    print(f"vLLM trace: {arrivals}, drift {drift}, cache {s['totals'].get('prefix_cache')}")
+    assert arrivals["arrival"] == "trace" and arrivals["dropped"] == 0
+    assert arrivals["sent"] == 60 == len(rows) and drift["exact"] == drift["checked"] == 60
+    assert arrivals["schedule_lag_ms"]["p50"] < 20
+    assert s["totals"]["prefix_cache"]["hits"] > 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -34,6 +34,7 @@ from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
 from llm_load.core.scenario.trace import TraceEntry, read_trace
+from llm_load.core.scenario.workload import Dataset, Dist, Output, Prefix, Trace, Warmup
 from llm_load.core.tools.cases import ToolCase, load_tool_cases
 from llm_load.core.wire.endpoint import HeaderError, is_secret_header, parse_header
 
@@ -124,41 +125,6 @@ class ModelSpec(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class Normal(BaseModel):
-    model_config = _STRICT
-    mean: float = Field(gt=0)
-    std: float = Field(ge=0)
-    min: PositiveInt = 1
-    max: PositiveInt
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Normal:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
-        return self
-
-
-class Dist(BaseModel):
-    """A length distribution in tokens: exactly one of `fixed`, `uniform`, `normal`."""
-
-    model_config = _STRICT
-    fixed: PositiveInt | None = None
-    uniform: tuple[PositiveInt, PositiveInt] | None = None
-    normal: Normal | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Dist:
-        given = [k for k in ("fixed", "uniform", "normal") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "expected exactly one of {fixed: N}, {uniform: [LO, HI]}, "
-                f"{{normal: {{mean, std, min, max}}}} (got {given or 'none'})"
-            )
-        if self.uniform is not None and self.uniform[0] > self.uniform[1]:
-            raise ValueError(f"uniform: [LO, HI] needs LO <= HI (got {list(self.uniform)})")
-        return self
-
-
 class Synthetic(BaseModel):
     """Generated prompts of `input_tokens` length asking for `output_tokens` (max_tokens)."""
 
@@ -166,75 +132,6 @@ class Synthetic(BaseModel):
     input_tokens: Dist
     output_tokens: Dist | None = None
     seed: int | None = None
-
-
-class Output(BaseModel):
-    """Output lengths: `tokens` (a distribution; each draw is the request's max_tokens) and
-    `exact` (ask the server to generate all of them: ignore_eos and min_tokens)."""
-
-    model_config = _STRICT
-    tokens: Dist | None = None
-    exact: bool = False
-
-
-class Prefix(BaseModel):
-    """Shared prefixes: `groups` prompts of `tokens` shared tokens each (a system prompt or a
-    document), each request then its unique synthetic part; a group is drawn per request by
-    `weights` (default: equal)."""
-
-    model_config = _STRICT
-    groups: PositiveInt = 1
-    tokens: PositiveInt
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
-
-    @model_validator(mode="after")
-    def _weights(self) -> Prefix:
-        if self.weights is not None and len(self.weights) != self.groups:
-            raise ValueError(f"weights: one per group ({self.groups}), got {len(self.weights)}")
-        if self.weights is not None and sum(self.weights) <= 0:
-            raise ValueError("weights sum to 0")
-        return self
-
-
-class Warmup(BaseModel):
-    """Left out of the summary's totals and distributions: the first `duration_s` seconds
-    or the first `requests` requests (per worker process)."""
-
-    model_config = _STRICT
-    duration_s: float | None = Field(default=None, gt=0)
-    requests: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Warmup:
-        if (self.duration_s is None) == (self.requests is None):
-            raise ValueError("expected exactly one of duration_s, requests")
-        return self
-
-
-class Dataset(BaseModel):
-    """A conversation dataset (`core.scenario.datasets`): ShareGPT JSON or OpenAI-messages
-    JSONL, filtered by estimated lengths, then `sample` of them drawn with `seed`."""
-
-    model_config = _STRICT
-    file: str = Field(min_length=1)
-    format: Literal["auto", "sharegpt", "messages"] = "auto"
-    sample: PositiveInt | None = None
-    seed: int = 0
-    min_input_tokens: PositiveInt | None = None
-    max_input_tokens: PositiveInt | None = None
-    min_output_tokens: PositiveInt | None = None
-    max_output_tokens: PositiveInt | None = None
-
-
-class Trace(BaseModel):
-    """A timestamped trace replayed open-loop (`core.scenario.trace`): each request at its
-    `timestamp × time_scale`, with its lengths (token-exact with a tokenizer) and its
-    `hash_ids` as shared blocks of `block_tokens` tokens."""
-
-    model_config = _STRICT
-    file: str = Field(min_length=1)
-    time_scale: float = Field(default=1.0, gt=0)
-    block_tokens: PositiveInt = 512
 
 
 class Prompts(BaseModel):
