@@ -56,3 +56,24 @@ def test_bad_entries_name_the_file_and_line(tmp_path: Path, text: str):
     (tmp_path / "t.jsonl").write_text(text)
     with pytest.raises(ScenarioError, match=r"t\.jsonl"):
         read_trace(tmp_path / "s.yaml", "t.jsonl")
+
+
+@pytest.mark.parametrize("input_tokens", [1, 4, 8, 10, 11, 12, 13, 20, 27, 40])
+def test_traced_prompts_are_exact_with_the_template_counted(input_tokens: int):
+    from llm_load.core.scenario.sampling import Sampler
+    from llm_load.core.scenario.schema import Scenario
+    from llm_load.core.scenario.tokens import TokenFit
+    from llm_load.core.scenario.trace import TraceEntry
+
+    scenario = Scenario.model_validate(
+        {"name": "t", "models": [{"name": "m"}], "trace": {"file": "t", "block_tokens": 8}}
+    )
+    fit = TokenFit("words", ("a", "b", "c"), overhead=3)  # one token a word, 3 around them
+    sampler = Sampler(scenario, seed=1, fit=fit)
+    entry = TraceEntry(0.0, input_tokens, 5, (7, 8, 9))
+    request = sampler.from_trace(entry)
+    words = request.messages[0]["content"].split()
+    assert len(words) + 3 == max(input_tokens, 4) and request.max_tokens == 5
+    blocks = min(3, max(0, input_tokens - 3) // 8)
+    again = sampler.from_trace(entry).messages[0]["content"].split()
+    assert words[: 8 * blocks] == again[: 8 * blocks]  # the shared blocks are the same text

@@ -124,15 +124,16 @@ class Sampler:
         spec = self.scenario.trace
         assert spec is not None
         size, fit, rng = spec.block_tokens, self.fit, self._text_rng
-        k = min(len(entry.hash_ids), entry.input_tokens // size)
+        content = entry.input_tokens - (fit.overhead if fit is not None else 0)
+        k = min(len(entry.hash_ids), max(0, content) // size)  # whole blocks that fit
         parts = [self._block(h, size) for h in entry.hash_ids[:k]]
-        rest = entry.input_tokens - k * size
+        rest = content - k * size  # unique tokens after the blocks (the template counted)
         if fit is None:
             parts.append(synthetic_text(rng, max(1, rest)))
         elif k == 0:
-            parts.append(fit.text(rng, rest))
-        elif rest > fit.overhead:
-            parts.append(" ".join(rng.choices(fit.words, k=rest - fit.overhead)))
+            parts.append(fit.text(rng, entry.input_tokens))
+        elif rest > 0:
+            parts.append(" ".join(rng.choices(fit.words, k=rest)))
         m = self.model()
         message = {"role": "user", "content": " ".join(parts)}
         return ChatRequest(
