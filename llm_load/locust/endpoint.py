@@ -22,11 +22,10 @@ TIMEOUT_S = 10
 
 def discover_model(settings: Settings) -> str:
     """The first model id served by `GET /v1/models`, or "" (requests then fail visibly)."""
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     try:
         resp = requests.get(
             settings.base_url + "/models",
-            headers=headers,
+            headers=settings.request_headers(),
             timeout=TIMEOUT_S,
             verify=not settings.insecure,
         )

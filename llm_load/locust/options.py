@@ -17,7 +17,8 @@ from typing import Any
 
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, parse_threshold
-from llm_load.core.wire.endpoint import redact
+from llm_load.core.metrics.warmup import parse_warmup
+from llm_load.core.wire.endpoint import parse_header, redact, shown_headers
 
 __all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
 
@@ -75,7 +76,7 @@ def _stream(value: Any, default: Any) -> bool:
     return not _flag(value)
 
 
-def _insecure(value: Any, default: Any) -> bool:
+def _switch(value: Any, default: Any) -> bool:
     return _flag(value)
 
 
@@ -93,6 +94,16 @@ def _names(value: Any, default: Any) -> tuple[str, ...]:
 
 def _port(value: Any, default: int) -> int:
     return max(0, _int(value) or default)
+
+
+def _headers(value: Any, default: Any) -> tuple[tuple[str, str], ...]:
+    """Repeated `--header 'Name: value'` (or web-form lines) as (name, value) pairs."""
+    texts = value.splitlines() if isinstance(value, str) else value or ()
+    return tuple(parse_header(text) for text in texts if text.strip())
+
+
+def _warmup(value: Any, default: Any) -> tuple[float, int]:
+    return parse_warmup(str(value or ""))
 
 
 def _same(value: Any) -> Any:
@@ -185,6 +196,19 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
     ),
     Option(
+        "--header",
+        None,
+        "Extra HTTP header sent on every request, repeatable: 'Name: value'. Values of "
+        "Authorization, Cookie, *-Key and *-Token headers are secrets (never shown)",
+        field="headers",
+        read=_headers,
+        public="headers",
+        shown=shown_headers,
+        action="append",
+        metavar="'NAME: VALUE'",
+        web=False,
+    ),
+    Option(
         "--max-tokens",
         128,
         "max_tokens per request (output length cap)",
@@ -198,6 +222,35 @@ OPTIONS: tuple[Option, ...] = (
         "User prompt sent by the chat user",
         public="prompt_chars",
         shown=len,
+    ),
+    Option(
+        "--tokenizer",
+        "",
+        "How synthetic prompts are sized to exact token counts: server (the target's "
+        "/tokenize), PATH (a local tokenizer.json, needs llm-load[tokenizers]), usage (probe "
+        "requests' usage.prompt_tokens) or estimate (~4 chars/token). Default: the "
+        "scenario's tokenizer:, else server, else usage, else estimate",
+        public="tokenizer",
+        metavar="server|PATH|usage|estimate",
+    ),
+    Option(
+        "--exact-output",
+        False,
+        "Ask for exactly max_tokens output tokens (ignore_eos and min_tokens: vLLM, "
+        "llama.cpp, SGLang; OpenAI itself rejects them)",
+        read=_switch,
+        public="exact_output",
+        action="store_true",
+    ),
+    Option(
+        "--warmup",
+        "",
+        "Warm-up left out of the summary's totals and distributions (kept in the time "
+        "series): '30s' / '2m' from the start, or '20' requests (per worker process)",
+        read=_warmup,
+        public="warmup",
+        shown=lambda w: {"duration_s": w[0], "requests": w[1]} if any(w) else None,
+        metavar="S|N",
     ),
     Option(
         "--temperature",
@@ -241,7 +294,7 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "Do not verify the server's TLS certificate (self-signed or private CA); "
         "verified by default",
-        read=_insecure,
+        read=_switch,
         public="insecure",
         action="store_true",
     ),

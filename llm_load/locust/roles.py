@@ -225,7 +225,7 @@ class MasterRole(_WritingRole):
         live: tuple[str, ...] = ()
         while True:
             scenario = self.run.settings.scenario
-            if scenario is not None and scenario.load.open_loop:
+            if scenario is not None and (scenario.load.open_loop or scenario.trace):
                 live = share_rate(runner, live)
             gevent.sleep(WATCH_INTERVAL_S)
             self.workers.note_missing(runner)

@@ -25,8 +25,11 @@ from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import Stage, Summary, build_summary, stage_index
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
+from llm_load.core.metrics.warmup import Warmup, WarmupError
 from llm_load.core.scenario.schema import Scenario, ScenarioError
-from llm_load.locust.arrivals import ArrivalClock
+from llm_load.core.scenario.tokens import TokenFit
+from llm_load.core.wire.endpoint import HeaderError
+from llm_load.locust.arrivals import ArrivalClock, trace_schedule
 from llm_load.locust.endpoint import discover_model
 from llm_load.locust.otel import attach_otel
 from llm_load.locust.prometheus import attach_prometheus
@@ -35,6 +38,7 @@ from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
 from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import resolve_settings
+from llm_load.locust.tokenizer import prepare_fit, wants_fit
 from llm_load.locust.webui import attach_web_ui
 
 __all__ = ["LLMRun", "OutputSink", "attach", "llm_run"]
@@ -79,10 +83,16 @@ class LLMRun:
         self.arrivals: ArrivalClock | None = None  # open-loop scenarios only
         self.role: Role  # chosen once by `attach`, right after this
         self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
+        self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
+        self.warmup = Warmup()
 
     def add(self, rec: RequestRecord) -> None:
-        """Account one finished call (the users' single entry point)."""
-        self.book.add(rec)
+        """Account one finished call (the users' single entry point); a warm-up call goes
+        to the time series only."""
+        if self.warmup.enabled and self.warmup.takes(rec):
+            self.book.add_warmup(rec, self.warmup.until)
+        else:
+            self.book.add(rec)
         if self.request_log is not None:
             self.request_log.add(rec)
 
@@ -102,6 +112,8 @@ class LLMRun:
         self.book.slo = self.settings.slo
         self.started_wall = time.time()
         self.started_perf = time.perf_counter()
+        self.warmup = Warmup(*self.settings.warmup)
+        self.warmup.start(self.started_wall)
         self.stopped_perf = None
         self.interrupted = False
         self.users.clear()
@@ -122,6 +134,9 @@ class LLMRun:
     def start_sending(self, worker_index: int, share: tuple[int, int]) -> None:
         """On a process that sends requests: the model, the reactor, the arrival clock."""
         self.model = self.settings.model or discover_model(self.settings)
+        self.token_fit = (
+            prepare_fit(self.settings, self.model) if wants_fit(self.settings) else None
+        )
         if self.reactor is not None:
             self.reactor.close()
             self.reactor = None
@@ -129,7 +144,7 @@ class LLMRun:
             self.reactor = StreamReactor(idle_timeout_s=self.settings.request_timeout_s)
         self.arrivals = None
         scenario = self.settings.scenario
-        if scenario is None or not scenario.load.open_loop:
+        if scenario is None or not (scenario.load.open_loop or scenario.trace):
             return
         run_time = getattr(self.environment.parsed_options, "run_time", None)
         self.arrivals = ArrivalClock(
@@ -138,6 +153,7 @@ class LLMRun:
             run_time_s=float(run_time) if run_time else None,
             seed=f"{scenario.seed}:{worker_index}",
             users=scenario.load.users,
+            schedule=trace_schedule(scenario),
         )
         self.arrivals.set_share(*share)
 
@@ -169,12 +185,17 @@ class LLMRun:
         )
         summary["interrupted"] = self.interrupted
         self.role.extend(summary)  # `workers_lost`
+        if self.token_fit is not None:
+            summary["tokenizer"] = self.token_fit.public()
         if self.request_log is not None:
             summary["requests_log"] = self.request_log.summary()
         if "arrivals" in summary and self.settings.scenario is not None:
             load = self.settings.scenario.load
             summary["arrivals"]["arrival"] = load.arrival
             summary["arrivals"]["rate_per_s"] = load.rate
+            if (trace := self.settings.scenario.trace) is not None:
+                summary["arrivals"]["arrival"] = "trace"
+                summary["arrivals"]["time_scale"] = trace.time_scale
         self.server_metrics.add_to(summary, self.started_wall or 0.0)  # server-metrics hook
         return evaluate(list(self.settings.thresholds), summary)
 
@@ -228,7 +249,7 @@ def attach(environment: Any, outputs: OutputSink | None = None) -> LLMRun:
     role_type = role_for(environment.runner)
     try:
         run = LLMRun(environment, outputs, lenient=role_type.lenient_settings)
-    except (ThresholdError, ScenarioError, SLOError) as error:
+    except (ThresholdError, ScenarioError, SLOError, HeaderError, WarmupError) as error:
         print(f"llm-load: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     environment.llm_load = run

@@ -24,7 +24,12 @@ from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.metrics.record import RequestRecord, record_from_stream
-from llm_load.core.wire.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.wire.chat import (
+    ChatStream,
+    chat_request_body,
+    exact_output_fields,
+    json_loads,
+)
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
 from llm_load.core.wire.endpoint import scrub
 from llm_load.core.wire.errors import body_message
@@ -115,9 +120,9 @@ class LLMUser(FastHttpUser):
         self.client.client.valid_response_codes = ALL_STATUS_CODES  # type: ignore[misc]
         self._path = settings.base_url + "/chat/completions"
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        if settings.api_key:
-            self._headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._headers.update(settings.request_headers())  # the key, then --header's
         self._sent_s = 0.0  # perf_counter when the current request was sent
+        self._asked_input: int | None = None  # the current request's requested prompt tokens
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
@@ -151,6 +156,7 @@ class LLMUser(FastHttpUser):
         grade: Callable[[ChatStream], str] | None = None,
         name: str | None = None,
         scheduled_at: float | None = None,
+        input_tokens: int | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
@@ -158,15 +164,19 @@ class LLMUser(FastHttpUser):
         `extra` adds body fields (e.g. `tools`); `grade` grades a successful response's tool
         calls; `name` is the Locust request name (`chat MODEL`). `scheduled_at` (an open
         loop's intended send time, perf_counter s) is where latencies start when it is past.
+        `input_tokens`: the prompt tokens asked for (recorded against what usage reports).
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
         if self.llm.reactor is not None:
             self.llm.reactor.poll_if_due()
         model = model or self.llm.model
+        max_tokens = s.max_tokens if max_tokens is None else max_tokens
+        if s.exact_output:
+            extra = {**exact_output_fields(max_tokens), **(extra or {})}
         body = chat_request_body(
             model,
             messages,
-            max_tokens=s.max_tokens if max_tokens is None else max_tokens,
+            max_tokens=max_tokens,
             temperature=s.temperature if temperature is None else temperature,
             stream=s.stream,
             extra=extra,
@@ -192,6 +202,7 @@ class LLMUser(FastHttpUser):
         except Exception as error:  # any transport fault becomes a precise failure kind
             failure = (failure_kind(error), str(error) or type(error).__name__)
         graded = grade(chat) if grade is not None and failure is None else None
+        self._asked_input = input_tokens
         record = self._record(chat, model, started_at, t0, messages, failure, retries, graded)
         self.environment.events.request.fire(
             request_type="POST",
@@ -289,9 +300,15 @@ class LLMUser(FastHttpUser):
             connection_retries=retries,
             tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
+            requested_input_tokens=self._asked_input,
         )
-        message, key = record.error_message, self.llm.settings.api_key
-        if message and key and key in message:  # a server that echoes the key back
-            record = replace(record, error_message=scrub(message, key))
+        self._asked_input = None
+        message = record.error_message
+        if message:  # a server that echoes the key (or a secret header) back
+            scrubbed = message
+            for secret in self.llm.settings.secrets:
+                scrubbed = scrub(scrubbed, secret)
+            if scrubbed != message:
+                record = replace(record, error_message=scrubbed)
         self.llm.add(record)
         return record

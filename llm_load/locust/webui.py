@@ -165,7 +165,10 @@ def model_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dumps(payload: dict[str, Any], run: LLMRun) -> str:
-    """JSON text with the raw API key (if any) replaced, wherever it might have crept in."""
+    """JSON text with the raw API key and secret header values replaced, wherever they
+    might have crept in."""
     text = json.dumps(payload)
-    key = json.dumps(run.settings.api_key)[1:-1]  # as it appears inside JSON text
-    return text.replace(key, "[redacted]") if len(key) >= 4 else text
+    for secret in run.settings.secrets:
+        key = json.dumps(secret)[1:-1]  # as it appears inside JSON text
+        text = text.replace(key, "[redacted]") if len(key) >= 4 else text
+    return text

@@ -1,8 +1,9 @@
 """The mock's HTTP/1.1 server: a minimal ``asyncio.Protocol`` and the OpenAI-compatible routes.
 
-Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``GET /stats``
-(``?detail=1`` adds per-token offsets), ``POST /stats/reset`` and ``GET /metrics`` (Prometheus
-text in vLLM's names, :mod:`llm_load.mock.metrics`). Only ``/v1/*`` requires the API
+Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /tokenize``
+(:mod:`llm_load.mock.tokenize`), ``GET /stats`` (``?detail=1`` adds per-token offsets),
+``POST /stats/reset`` and ``GET /metrics`` (Prometheus text in vLLM's names,
+:mod:`llm_load.mock.metrics`). Only ``/v1/*`` requires the API
 key. With ``root_path`` (``--root-path /api``) the two ``/v1`` routes move to ``/api/v1/...``;
 ``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
 total number of characters of all message contents (string contents, plus the ``text`` of
@@ -30,6 +31,7 @@ from llm_load.mock.payload import HttpError
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
 from llm_load.mock.stamped_reads import StampedReader
+from llm_load.mock.tokenize import tokenize_route
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
@@ -241,6 +243,7 @@ class MockServer:
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
             "/metrics": {"GET": self._metrics},
+            config.root_path + "/tokenize": {"POST": tokenize_route(config.max_model_len)},
         }
         self.metrics = MockMetrics(self.truth, config.parallel)
 

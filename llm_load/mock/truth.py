@@ -22,6 +22,7 @@ class TruthRecord:
     """Timing of one ``POST /v1/chat/completions`` request, filled in while it is served."""
 
     __slots__ = (
+        "cached_tokens",
         "completed",
         "end_at",
         "fault",
@@ -53,6 +54,7 @@ class TruthRecord:
         self.fault: str | None = None  # injected fault carried out: http_<status>, dropped, stalled
         self.tool_answer = ""  # injected tool-answer kind ("correct" included) of a known case
         self.tool_case = ""  # id of that case
+        self.cached_tokens: int | None = None  # prompt tokens from the prefix cache (if on)
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
@@ -77,6 +79,8 @@ class TruthRecord:
         }
         if self.tool_answer:
             out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
+        if self.cached_tokens is not None:
+            out["cached_tokens"] = self.cached_tokens
         if detail:
             out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
         return out

@@ -35,7 +35,10 @@ __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMe
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
 # The server's own per-request timings: only in summaries of servers that send them.
 SERVER_HISTOGRAMS = ("server_ttft_ms", "server_queue_ms", "outside_ms")
-OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *SERVER_HISTOGRAMS)
+# TTFT of requests the server served partly from its prefix cache (hit) or not (miss).
+# TTFO: the first answer token after reasoning (shown when any request reasoned).
+NEWER_HISTOGRAMS = ("ttft_cache_hit_ms", "ttft_cache_miss_ms", "ttfo_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *SERVER_HISTOGRAMS, *NEWER_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -44,6 +47,7 @@ HISTOGRAMS = (
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
     *SERVER_HISTOGRAMS,
+    *NEWER_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -55,9 +59,15 @@ SUMMARY_COUNTERS = (
     "usage_estimated",
     "connection_retries",
 )
-# Tools: in `tool_calls`; requests meeting the SLO: in `goodput` (absent from older dicts).
+# Tools: in `tool_calls`; requests meeting the SLO: in `goodput`; requested vs reported
+# prompt tokens: in `input_tokens_drift` (these two groups are absent from older dicts).
 GOODPUT_COUNTERS = ("good", "good_output_tokens")
-COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *GOODPUT_COUNTERS)
+DRIFT_COUNTERS = ("input_checked", "input_exact", "input_drift_abs", "input_drift_max")
+# Prefix cache: requests whose usage said, of them hits, their cached and prompt tokens.
+CACHE_COUNTERS = ("cache_reported", "cache_hits", "cached_tokens", "cache_prompt_tokens")
+REASONING_COUNTERS = ("reasoning_requests", "reasoning_tokens", "reasoning_estimated")
+NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS, *CACHE_COUNTERS, *REASONING_COUNTERS)
+COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *NEWER_COUNTERS)
 
 
 class ModelMetrics:
@@ -77,6 +87,17 @@ class ModelMetrics:
     tool_correct: int
     good: int
     good_output_tokens: int
+    input_checked: int
+    input_exact: int
+    input_drift_abs: int
+    input_drift_max: int
+    cache_reported: int
+    cache_hits: int
+    cached_tokens: int
+    cache_prompt_tokens: int
+    reasoning_requests: int
+    reasoning_tokens: int
+    reasoning_estimated: int
     ttft_ms: LogHistogram
     itl_ms: LogHistogram
     tpot_ms: LogHistogram
@@ -86,6 +107,9 @@ class ModelMetrics:
     tool_call_ms: LogHistogram
     tool_args_tokens_per_s: LogHistogram
     task_ms: LogHistogram
+    ttft_cache_hit_ms: LogHistogram
+    ttft_cache_miss_ms: LogHistogram
+    ttfo_ms: LogHistogram
 
     def __init__(self) -> None:
         for name in COUNTERS:
@@ -99,6 +123,12 @@ class ModelMetrics:
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
         self.connection_retries += rec.connection_retries
+        if (drift := rec.input_drift) is not None:
+            self._add_drift(drift)
+        if rec.cached_tokens is not None and not rec.cancelled:
+            self._add_cache(rec, rec.cached_tokens)
+        if rec.reasoning_tokens is not None and not rec.cancelled:
+            self._add_reasoning(rec, rec.reasoning_tokens)
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
         if rec.server_ttft_ms is not None:
@@ -138,6 +168,28 @@ class ModelMetrics:
             if (value := getattr(rec, name)) is not None:
                 getattr(self, name).record(value)
 
+    def _add_drift(self, drift: int) -> None:
+        self.input_checked += 1
+        self.input_exact += drift == 0
+        self.input_drift_abs += abs(drift)
+        self.input_drift_max = max(self.input_drift_max, abs(drift))
+
+    def _add_reasoning(self, rec: RequestRecord, tokens: int) -> None:
+        self.reasoning_requests += 1
+        self.reasoning_tokens += tokens
+        self.reasoning_estimated += rec.reasoning_estimated
+        if rec.ttfo_ms is not None:
+            self.ttfo_ms.record(rec.ttfo_ms)
+
+    def _add_cache(self, rec: RequestRecord, cached: int) -> None:
+        self.cache_reported += 1
+        self.cache_hits += cached > 0
+        self.cached_tokens += cached
+        self.cache_prompt_tokens += rec.input_tokens
+        if rec.ttft_ms is not None:
+            split = self.ttft_cache_hit_ms if cached > 0 else self.ttft_cache_miss_ms
+            split.record(rec.ttft_ms)
+
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
             if (value := getattr(rec, name)) is not None:
@@ -151,8 +203,10 @@ class ModelMetrics:
             self.tool_errors[grade] = self.tool_errors.get(grade, 0) + 1
 
     def merge(self, other: ModelMetrics) -> None:
+        drift_max = max(self.input_drift_max, other.input_drift_max)  # a maximum, not a sum
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.input_drift_max = drift_max
         for name in HISTOGRAMS:
             getattr(self, name).merge(getattr(other, name))
         for grade, count in other.tool_errors.items():
@@ -168,11 +222,15 @@ class ModelMetrics:
     def from_dict(cls, data: dict[str, Any]) -> ModelMetrics:
         book = cls()
         for name in COUNTERS:
-            value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
+            value = data.get(name, 0) if name in NEWER_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            if name in data or name not in SERVER_HISTOGRAMS:  # absent from older dicts
-                setattr(book, name, LogHistogram.from_dict(data[name]))
+            hist = (
+                data.get(name)
+                if name in SERVER_HISTOGRAMS or name in NEWER_HISTOGRAMS
+                else data[name]
+            )
+            setattr(book, name, LogHistogram.from_dict(hist) if hist else LogHistogram())
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
@@ -197,6 +255,17 @@ class ModelMetrics:
                 "accuracy": accuracy,
                 "by_error": dict(sorted(self.tool_errors.items())),
             }
+        if self.input_checked:
+            out["input_tokens_drift"] = self._drift()
+        if self.cache_reported:
+            out["cached_tokens"] = self.cached_tokens
+            out["prefix_cache"] = self._cache()
+        if self.reasoning_requests:
+            out["reasoning"] = {
+                "requests": self.reasoning_requests,
+                "tokens": self.reasoning_tokens,
+                "estimated_requests": self.reasoning_estimated,
+            }
         if slo is not None:
             out["goodput"] = {
                 "slo": slo.as_dict(),
@@ -206,6 +275,30 @@ class ModelMetrics:
                 "output_tokens_per_s": per_s(self.good_output_tokens),
             }
         return cast(Metrics, out)
+
+    def _cache(self) -> dict[str, Any]:
+        """Prefix-cache use: `hit_ratio` = cached / prompt tokens (as vLLM's own counters
+        count it), `request_hit_ratio` = requests with any cached token."""
+        prompt, reported = self.cache_prompt_tokens, self.cache_reported
+        return {
+            "requests_reported": reported,
+            "hits": self.cache_hits,
+            "cached_tokens": self.cached_tokens,
+            "prompt_tokens": prompt,
+            "hit_ratio": self.cached_tokens / prompt if prompt else 0.0,
+            "request_hit_ratio": self.cache_hits / reported,
+        }
+
+    def _drift(self) -> dict[str, Any]:
+        """Requested vs reported prompt tokens: `drift` is True when any request missed."""
+        checked = self.input_checked
+        return {
+            "checked": checked,
+            "exact": self.input_exact,
+            "mean_abs_tokens": self.input_drift_abs / checked,
+            "max_abs_tokens": self.input_drift_max,
+            "drift": self.input_exact < checked,
+        }
 
 
 @dataclass
@@ -229,6 +322,14 @@ class MetricsBook:
     series: TimeSeries = field(default_factory=TimeSeries)
     arrivals: ArrivalStats = field(default_factory=ArrivalStats)  # open-loop loads only
     slo: SLO | None = None  # the run's SLO (configuration: kept by `reset`, not on the wire)
+    warmup_requests: int = 0  # warm-up calls: in the time series only
+    warmup_until: float = 0.0  # epoch s when the warm-up ended (the latest of every process)
+
+    def add_warmup(self, rec: RequestRecord, until: float) -> None:
+        """Account a warm-up call: the time series only."""
+        self.series.add(rec, False)
+        self.warmup_requests += 1
+        self.warmup_until = max(self.warmup_until, until)
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -253,12 +354,15 @@ class MetricsBook:
             self.errors.setdefault(kind, ErrorStat()).merge(stat)
         self.series.merge(other.series)
         self.arrivals.merge(other.arrivals)
+        self.warmup_requests += other.warmup_requests
+        self.warmup_until = max(self.warmup_until, other.warmup_until)
 
     def reset(self) -> None:
         self.by_model.clear()
         self.errors.clear()
         self.series.reset()
         self.arrivals.reset()
+        self.warmup_requests, self.warmup_until = 0, 0.0
 
     @property
     def empty(self) -> bool:
@@ -281,6 +385,7 @@ class MetricsBook:
             "errors": {k: {"count": e.count, "example": e.example} for k, e in self.errors.items()},
             "series": self.series.to_dict(),
             "arrivals": self.arrivals.to_dict(),
+            "warmup": [self.warmup_requests, self.warmup_until],
         }
 
     @classmethod
@@ -292,6 +397,8 @@ class MetricsBook:
             },
             series=TimeSeries.from_dict(data["series"]),
             arrivals=ArrivalStats.from_dict(data["arrivals"]),
+            warmup_requests=int(data.get("warmup", (0, 0))[0]),
+            warmup_until=float(data.get("warmup", (0, 0))[1]),
         )
 
     def error_list(self) -> list[ErrorEntry]:

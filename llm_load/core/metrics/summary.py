@@ -39,19 +39,22 @@ def build_summary(
     users: dict[int, int] | None = None,
     stages: list[Stage] | None = None,
 ) -> Summary:
-    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s`.
+    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s` (after
+    the warm-up, when the book had one: see `warmup`).
 
     `users` maps a time-series window key to the users active then; `stages` are
     `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
+    warm_s = min(duration_s, max(0.0, book.warmup_until - started_at))
+    measured_s = duration_s - warm_s if book.warmup_requests else duration_s
     summary: Summary = {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_s": round(duration_s, 3),
         "target": target,
         "settings": settings,
-        "totals": book.totals().summary(duration_s, book.slo),
+        "totals": book.totals().summary(measured_s, book.slo),
         "by_model": {
-            name: m.summary(duration_s, book.slo) for name, m in sorted(book.by_model.items())
+            name: m.summary(measured_s, book.slo) for name, m in sorted(book.by_model.items())
         },
         "errors": book.error_list(),
         "timeseries": timeseries(book, started_at, duration_s, users or {}, stages or []),
@@ -61,6 +64,12 @@ def build_summary(
     }
     if not book.arrivals.empty:
         summary["arrivals"] = cast(Any, book.arrivals.summary(duration_s))
+    if book.warmup_requests:
+        summary["warmup"] = {
+            "requests": book.warmup_requests,  # in the time series, not in totals/by_model
+            "ended_s": round(warm_s, 3),  # after the start; rates count from there
+            "measured_s": round(measured_s, 3),
+        }
     return summary
 
 
@@ -73,7 +82,8 @@ def timeseries(
 ) -> TimeSeries:
     """`timeseries` of summary.json: one point per interval, with users and stage. The first
     and last intervals are cut by the run's start and end: their rates are per second of
-    the part inside the run, and `t_s` of the last one is the run's end."""
+    the part inside the run, and `t_s` of the last one is the run's end. Intervals that
+    began during the warm-up are marked `warmup: true`."""
     series = book.series
     interval = series.interval_s
     points = series.points(started_at)
@@ -87,6 +97,8 @@ def timeseries(
             point["output_tokens_per_s"] = point["output_tokens"] / covered
         point["users"] = users.get(key)
         point["stage"] = stage_index(stages, end - interval)
+        if book.warmup_requests and end - interval < book.warmup_until - started_at:
+            point["warmup"] = True  # the interval holds warm-up calls (absent from totals)
         if book.slo is None:
             point.pop("good", None)  # requests that met the SLO: only when the run has one
     return {"interval_s": interval, "points": cast(Any, points)}

@@ -141,8 +141,9 @@ class Arrivals(TypedDict):
     sent_per_s: float
     late_ms: float
     schedule_lag_ms: Distribution
-    arrival: NotRequired[str]  # from the scenario: "constant" or "poisson"
+    arrival: NotRequired[str]  # from the scenario: "constant", "poisson" or "trace"
     rate_per_s: NotRequired[float | None]
+    time_scale: NotRequired[float]  # a replayed trace's
 
 
 class Summary(TypedDict):
@@ -163,6 +164,8 @@ class Summary(TypedDict):
     requests_log: NotRequired[RequestsLog]
     arrivals: NotRequired[Arrivals]
     server: NotRequired[dict[str, Any]]  # --server-metrics: the target's own account
+    warmup: NotRequired[dict[str, Any]]  # requests left out of totals, and when it ended
+    tokenizer: NotRequired[dict[str, Any]]  # token-exact prompts: mode, template overhead
 
 
 BookWire = dict[str, Any]  # `MetricsBook.to_dict()`: histograms as sparse bucket counts

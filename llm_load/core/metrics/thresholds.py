@@ -45,6 +45,9 @@ DISTRIBUTIONS = (
     "server_ttft_ms",
     "server_queue_ms",
     "outside_ms",
+    "ttfo_ms",  # reasoning traffic
+    "ttft_cache_hit_ms",  # servers that report cached tokens
+    "ttft_cache_miss_ms",
 )
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
 GOODPUT_STATS = ("ratio", "requests_per_s", "output_tokens_per_s", "good")
@@ -60,6 +63,7 @@ SCALARS = (
     "usage_estimated",
     "error_rate",
     "tool_accuracy",
+    "cached_tokens",
 )
 RUN_SCALARS = ("workers_lost",)  # top-level numbers of summary.json, not per model
 _EXPR = re.compile(
