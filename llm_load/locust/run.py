@@ -32,10 +32,10 @@ from llm_load.core.metrics.summary import build_summary, stage_index, write_summ
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.locust.arrivals import SHARE_MESSAGE, ArrivalClock, share_rate
-from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.settings import Settings, resolve_settings
 from llm_load.locust.webui import attach_web_ui
+from llm_load.locust.wire import StreamReactor
 from llm_load.locust.workers import STOP_USERS, Workers
 from llm_load.report.console import print_summary
 

@@ -1,9 +1,11 @@
 """`LLMUser`: an abstract Locust user that sends OpenAI-compatible chat completions.
 
-The only network I/O of llm-load's Locust layer. One LLM call is one Locust request
+The only network I/O of llm-load's Locust layer. A call goes through a row of the endpoint
+protocol table (`llm_load.core.wire.protocols`: path, body, accumulator, error shape) in
+four steps: send (retrying a stale pooled connection once), read into the accumulator (the
+wire: `llm_load.locust.wire`), record, report. One LLM call is one Locust request
 (response_time = end-to-end ms, response_length = output tokens); TTFT, ITL and token
-counts go to the run's `MetricsBook` through a `RequestRecord`. The network loop only
-stamps times and delegates parsing to `llm_load.core`.
+counts go to the run's `MetricsBook` through a `RequestRecord`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any
 
@@ -24,20 +26,22 @@ from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.metrics.record import RequestRecord, record_from_stream
-from llm_load.core.wire.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.wire.chat import ChatStream
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
 from llm_load.core.wire.endpoint import scrub
 from llm_load.core.wire.errors import body_message
+from llm_load.core.wire.protocols import CHAT, Call, WireProtocol
 from llm_load.locust.run import llm_run
-from llm_load.locust.transport import (
+from llm_load.locust.wire import (
     MAX_ERROR_BODY,
     FirstToken,
     StreamClosed,
     TTFTTimeout,
-    limit_header_wait,
+    Wire,
     read_body,
     read_sse,
     set_read_timeout,
+    use_wire,
     warm_connection,
 )
 
@@ -77,11 +81,14 @@ def cause(error: BaseException) -> BaseException:
     return inner if isinstance(inner, BaseException) else error
 
 
-def http_failure(resp: Any) -> tuple[str, str]:
-    """`http_<status>` and the server's own message; a 429 says it is rate limiting, with
-    its `Retry-After` (never obeyed: a load test shows the 429s instead of waiting them out)."""
+def http_failure(
+    resp: Any, error_message: Callable[[bytes | None], str] = body_message
+) -> tuple[str, str]:
+    """`http_<status>` and the server's own message (`error_message` of the body); a 429
+    says it is rate limiting, with its `Retry-After` (never obeyed: a load test shows the
+    429s instead of waiting them out)."""
     try:
-        message = body_message(read_body(resp, MAX_ERROR_BODY))
+        message = error_message(read_body(resp, MAX_ERROR_BODY))
     except ValueError as error:  # a body in an encoding we cannot decode
         message = f"(unreadable body: {error})"
     if resp.status_code == 429:
@@ -91,15 +98,26 @@ def http_failure(resp: Any) -> tuple[str, str]:
     return f"http_{resp.status_code}", message
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Where a call's latencies start: `started_at` (wall-clock s, Locust's `start_time`)
+    and `t0` (`perf_counter` s); both moved back to an open loop's late schedule."""
+
+    started_at: float
+    t0: float
+
+
 class LLMUser(FastHttpUser):
     """Streams chat completions from `--host` with the run's settings.
 
     Subclass it in a locustfile (it is abstract); override `messages()` to change what is
-    sent, or call `chat_completion()` from your own tasks.
+    sent, or call `chat_completion()` from your own tasks. `protocol` is the API it speaks
+    (a row of the endpoint protocol table).
     """
 
     abstract = True
     last_response: ChatStream | None = None
+    protocol: WireProtocol = CHAT
 
     def __init__(self, environment: Any) -> None:
         self.llm = llm_run(environment)
@@ -111,7 +129,7 @@ class LLMUser(FastHttpUser):
         # Every status is a response to read (error bodies carry the server's message);
         # geventhttpclient would otherwise raise and drop the body before we see it.
         self.client.client.valid_response_codes = ALL_STATUS_CODES
-        self._path = settings.base_url + "/chat/completions"
+        self._path = settings.base_url + self.protocol.path
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -119,8 +137,8 @@ class LLMUser(FastHttpUser):
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
-        if self._header_wait_s is not None:
-            limit_header_wait(self.client, self._path, self._header_wait_s)
+        self.wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
+        use_wire(self.client, self.wire)
 
     def on_start(self) -> None:
         warm_connection(self.client, self._path)
@@ -131,7 +149,7 @@ class LLMUser(FastHttpUser):
 
     def new_stream(self) -> ChatStream:
         """The accumulator of the next response; override to read more of each chunk."""
-        return ChatStream()
+        return self.protocol.new_stream()
 
     @task
     def chat(self) -> None:
@@ -157,39 +175,67 @@ class LLMUser(FastHttpUser):
         loop's intended send time, perf_counter s) is where latencies start when it is past.
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
-        if self.llm.reactor is not None:
-            self.llm.reactor.poll_if_due()
-        model = model or self.llm.model
-        body = chat_request_body(
-            model,
-            messages,
+        call = Call(
+            model=model or self.llm.model,
+            messages=messages,
             max_tokens=s.max_tokens if max_tokens is None else max_tokens,
             temperature=s.temperature if temperature is None else temperature,
             stream=s.stream,
             extra=extra,
         )
+        return self._call(call, name or f"chat {call.model}", grade, scheduled_at)
+
+    def _call(
+        self,
+        call: Call,
+        name: str,
+        grade: Callable[[ChatStream], str] | None,
+        scheduled_at: float | None,
+    ) -> RequestRecord:
+        """Send → read → record → report one call."""
+        self._poll_reactor()
+        body = self.protocol.body(call)
         chat = self.last_response = self.new_stream()
-        name = name or f"chat {model}"
-        started_at = time.time()
-        t0 = perf_counter()
+        clock = self._start_clock(scheduled_at)
+        resp, retries, failure = self._exchange(call, body, chat, clock, name)
+        graded = grade(chat) if grade is not None and failure is None else None
+        record = self._record(call, chat, clock, failure, retries, graded)
+        self._report(name, record, resp, clock)
+        self._poll_reactor()
+        return record
+
+    def _poll_reactor(self) -> None:
+        """Let the reactor read what arrived meanwhile (a burst of this process's own work
+        must not hold back other streams' arrival stamps)."""
+        if self.wire.reactor is not None:
+            self.wire.reactor.poll_if_due()
+
+    def _start_clock(self, scheduled_at: float | None) -> Clock:
+        started_at, t0 = time.time(), perf_counter()
         if scheduled_at is not None:
             self.llm.arrival_sent(scheduled_at, t0)
             if scheduled_at < t0:  # late: the wait for a free user is part of the latency
-                started_at -= t0 - scheduled_at
-                t0 = scheduled_at
+                return Clock(started_at - (t0 - scheduled_at), scheduled_at)
+        return Clock(started_at, t0)
+
+    def _exchange(
+        self, call: Call, body: dict[str, Any], chat: ChatStream, clock: Clock, name: str
+    ) -> tuple[Any, int, tuple[str, str] | None]:
+        """Send the body and read the answer into `chat`: (response, retries, failure)."""
         resp, retries = None, 0
         try:
             resp, retries = self._send(name, dumps(body))
-            failure = self._read(resp, chat, t0, s.stream)
+            return resp, retries, self._read(resp, chat, clock.t0, call.stream)
         except (GreenletExit, KeyboardInterrupt):
             # The test is stopping (a Ctrl-C lands in whichever greenlet runs): count the
             # request apart, never as a failure, and let the stop go on.
-            self._record(chat, model, started_at, t0, messages, None, retries, cancelled=True)
+            self._record(call, chat, clock, None, retries, cancelled=True)
             raise
         except Exception as error:  # any transport fault becomes a precise failure kind
-            failure = (failure_kind(error), str(error) or type(error).__name__)
-        graded = grade(chat) if grade is not None and failure is None else None
-        record = self._record(chat, model, started_at, t0, messages, failure, retries, graded)
+            return resp, retries, (failure_kind(error), str(error) or type(error).__name__)
+
+    def _report(self, name: str, record: RequestRecord, resp: Any, clock: Clock) -> None:
+        """The Locust request event of the call (one per LLM call)."""
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
@@ -200,12 +246,9 @@ class LLMUser(FastHttpUser):
             exception=None
             if record.ok
             else CatchResponseError(f"{record.error_kind}: {record.error_message}"),
-            start_time=started_at,
+            start_time=clock.started_at,
             url=self._path,
         )
-        if self.llm.reactor is not None:
-            self.llm.reactor.poll_if_due()
-        return record
 
     def _send(self, name: str, data: bytes) -> tuple[Any, int]:
         """POST the body; a pooled keep-alive connection the server had already closed is
@@ -228,20 +271,20 @@ class LLMUser(FastHttpUser):
             return self._transport_failure(getattr(resp, "error", None))
         if self._header_wait_s is not None:  # headers in: the body has the stall timeout
             set_read_timeout(resp, self.llm.settings.request_timeout_s)
+        error_message = self.protocol.error_message
         if resp.status_code >= 300:
-            return http_failure(resp)
+            return http_failure(resp, error_message)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            first = self._first_token(chat)
-            read_sse(resp, chat.add, t0, self.llm.reactor, first, chat.has_token)
+            read_sse(resp, chat, t0, self.wire.reactor, self._first_token())
             return None
         body = read_body(resp)
         if stream:
-            return "not_sse", f"expected text/event-stream, got {ctype!r}: {body_message(body)}"
+            return "not_sse", f"expected text/event-stream, got {ctype!r}: {error_message(body)}"
         try:
-            chat.add_completion(json_loads(body))
+            self.protocol.parse(chat, body)
         except ValueError:
-            return "invalid_json", f"response is not JSON: {body_message(body)}"
+            return "invalid_json", f"response is not JSON: {error_message(body)}"
         return None
 
     def _transport_failure(self, error: BaseException | None) -> tuple[str, str]:
@@ -254,36 +297,35 @@ class LLMUser(FastHttpUser):
             return "ttft_timeout", f"no token within {wait:g} s of sending the request (no headers)"
         return kind, message + TLS_HINT if kind == "tls_error" else message
 
-    def _first_token(self, chat: ChatStream) -> FirstToken | None:
+    def _first_token(self) -> FirstToken | None:
         """The `--ttft-timeout` deadline of the current streamed request, if one is set."""
         timeout = self.llm.settings.ttft_timeout_s
         if timeout <= 0:
             return None
-        return FirstToken(self._sent_s + timeout, timeout, lambda: bool(chat.token_times_s))
+        return FirstToken(self._sent_s + timeout, timeout)
 
     def _record(
         self,
+        call: Call,
         chat: ChatStream,
-        model: str,
-        started_at: float,
-        t0: float,
-        messages: list[dict[str, Any]],
+        clock: Clock,
         failure: tuple[str, str] | None,
         retries: int = 0,
         tool_grade: str | None = None,
         cancelled: bool = False,
     ) -> RequestRecord:
+        """The call's record, added to the run's book (an echoed API key scrubbed)."""
         record = record_from_stream(
             chat,
-            model=model,
-            started_at=started_at,
-            e2e_s=perf_counter() - t0,
-            streamed=self.llm.settings.stream,
+            model=call.model,
+            started_at=clock.started_at,
+            e2e_s=perf_counter() - clock.t0,
+            streamed=call.stream,
             failure=failure,
             cancelled=cancelled,
             connection_retries=retries,
             tool_grade=tool_grade,
-            prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
+            prompt_chars=sum(len(str(m.get("content") or "")) for m in call.messages),
         )
         message, key = record.error_message, self.llm.settings.api_key
         if message and key and key in message:  # a server that echoes the key back
