@@ -137,8 +137,8 @@ class LLMUser(FastHttpUser):
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
-        self.wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
-        use_wire(self.client, self.wire)
+        self._wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
+        use_wire(self.client, self._wire)
 
     def on_start(self) -> None:
         warm_connection(self.client, self._path)
@@ -207,8 +207,8 @@ class LLMUser(FastHttpUser):
     def _poll_reactor(self) -> None:
         """Let the reactor read what arrived meanwhile (a burst of this process's own work
         must not hold back other streams' arrival stamps)."""
-        if self.wire.reactor is not None:
-            self.wire.reactor.poll_if_due()
+        if self._wire.reactor is not None:
+            self._wire.reactor.poll_if_due()
 
     def _start_clock(self, scheduled_at: float | None) -> Clock:
         started_at, t0 = time.time(), perf_counter()
@@ -276,7 +276,7 @@ class LLMUser(FastHttpUser):
             return http_failure(resp, error_message)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            read_sse(resp, chat, t0, self.wire.reactor, self._first_token())
+            read_sse(resp, chat, t0, self._wire.reactor, self._first_token())
             return None
         body = read_body(resp)
         if stream:
