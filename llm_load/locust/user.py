@@ -22,7 +22,6 @@ from time import perf_counter
 from typing import Any
 
 from gevent import GreenletExit
-from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.metrics.record import RequestRecord, record_from_stream
@@ -33,9 +32,10 @@ from llm_load.core.wire.errors import body_message
 from llm_load.core.wire.protocols import CHAT, Call, WireProtocol
 from llm_load.locust.run import llm_run
 from llm_load.locust.wire import (
+    CONNECTION_CLOSED,
     MAX_ERROR_BODY,
+    STALE,
     FirstToken,
-    StreamClosed,
     TTFTTimeout,
     Wire,
     read_body,
@@ -48,8 +48,6 @@ from llm_load.locust.wire import (
 __all__ = ["LLMUser", "failure_kind", "http_failure"]
 
 ALL_STATUS_CODES = frozenset(range(100, 600))
-# Errors of a pooled connection that the server closed while it sat idle in the pool.
-STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
 TLS_HINT = " (self-signed or private CA? --insecure skips certificate verification)"
 KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
     (socket.gaierror, "dns_error"),
@@ -57,10 +55,7 @@ KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], 
     (TTFTTimeout, "ttft_timeout"),
     ((TimeoutError, socket.timeout), "timeout"),
     (ssl.SSLError, "tls_error"),
-    (
-        (StreamClosed, HTTPConnectionClosed, ConnectionResetError, BrokenPipeError),
-        "connection_closed",
-    ),
+    (CONNECTION_CLOSED, "connection_closed"),
     (UnsupportedEncoding, "unsupported_encoding"),
     (InvalidEncoding, "invalid_encoding"),
 )

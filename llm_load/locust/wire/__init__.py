@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from llm_load.locust.wire import patches
 from llm_load.locust.wire.body import (
+    CONNECTION_CLOSED,
     MAX_ERROR_BODY,
+    STALE,
     FirstToken,
     Sink,
     StreamClosed,
@@ -25,7 +27,9 @@ from llm_load.locust.wire.pool import Wire, WireClient, use_wire, warm_connectio
 from llm_load.locust.wire.reactor import StreamReactor
 
 __all__ = [
+    "CONNECTION_CLOSED",
     "MAX_ERROR_BODY",
+    "STALE",
     "FirstToken",
     "Sink",
     "StreamClosed",

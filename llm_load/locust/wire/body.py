@@ -20,7 +20,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
-from geventhttpclient.response import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
 from llm_load.core.wire.encoding import body_decoder
 from llm_load.core.wire.sse import SSEDecoder
@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from llm_load.locust.wire.reactor import StreamReactor
 
 __all__ = [
+    "CONNECTION_CLOSED",
     "MAX_ERROR_BODY",
     "RECV_BYTES",
+    "STALE",
     "FirstToken",
     "Sink",
     "StreamClosed",
@@ -52,6 +54,12 @@ class StreamClosed(Exception):
 
 class TTFTTimeout(Exception):
     """No token arrived within `--ttft-timeout` seconds of sending the request."""
+
+
+# Errors of a pooled connection that the server closed while it sat idle in the pool.
+STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
+# Errors of a connection the server closed, or reset, before the response was complete.
+CONNECTION_CLOSED = (StreamClosed, *STALE)
 
 
 class Sink(Protocol):

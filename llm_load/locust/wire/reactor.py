@@ -73,7 +73,7 @@ class _Stream:
         # Plain TCP: the real (non-blocking) socket's C recv, skipping gevent's Python
         # wrapper; only called when epoll says readable. TLS keeps gevent's socket.
         self.tls = sock is not None and hasattr(sock, "pending")
-        self.recv = None if sock is None else sock.recv if self.tls else sock._sock.recv
+        self.recv: Any = None if sock is None else sock.recv if self.tls else sock._sock.recv
         self.stamped = stamp and sock is not None and not self.tls and turn_on(sock._sock)
         self.marks: stamps.Marks | None = None  # arrivals seen by peeks, not yet read
         self.seen: Callable[[], bool] | None = None  # set while the first token is awaited

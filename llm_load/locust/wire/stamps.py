@@ -57,13 +57,17 @@ class Marks:
         while self.ends and self.ends[0] <= end:
             mark, at = self.ends.pop(0), self.times.pop(0)
             if mark > pos:
-                parts.append((mark - pos, at if arrived is None else min(at, arrived)))
+                parts.append((mark - pos, _earlier(at, arrived)))
                 pos = mark
         if pos < end:  # had arrived by the next mark too, if any (a peek saw them)
-            at = self.times[0] if self.ends else arrived
-            parts.append((end - pos, at if arrived is None else min(at, arrived)))
+            due = self.times[0] if self.ends else None
+            parts.append((end - pos, arrived if due is None else _earlier(due, arrived)))
         self.consumed = end
         return parts
+
+
+def _earlier(at: float, arrived: float | None) -> float:
+    return at if arrived is None else min(at, arrived)
 
 
 def event_end(view: bytes) -> int:
