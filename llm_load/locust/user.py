@@ -166,8 +166,9 @@ class LLMUser(FastHttpUser):
 
         `model`, `max_tokens` and `temperature` default (when None) to the run's settings;
         `extra` adds body fields (e.g. `tools`); `grade` grades a successful response's tool
-        calls; `name` is the Locust request name (`chat MODEL`). `scheduled_at` (an open
-        loop's intended send time, perf_counter s) is where latencies start when it is past.
+        calls; `name` is the Locust request name (default `chat MODEL`, after the protocol).
+        `scheduled_at` (an open loop's intended send time, perf_counter s) is where latencies
+        start when it is past.
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
         call = Call(
@@ -178,7 +179,7 @@ class LLMUser(FastHttpUser):
             stream=s.stream,
             extra=extra,
         )
-        return self._call(call, name or f"chat {call.model}", grade, scheduled_at)
+        return self._call(call, name or f"{self.protocol.name} {call.model}", grade, scheduled_at)
 
     def _call(
         self,

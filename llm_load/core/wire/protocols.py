@@ -58,9 +58,9 @@ def _chat_body(call: Call) -> dict[str, Any]:
     )
 
 
-def _chat_parse(stream: ChatStream, body: bytes) -> None:
+def _parse_json(stream: ChatStream, body: bytes) -> None:
     stream.add_completion(json_loads(body))
 
 
-CHAT = WireProtocol("chat", "/chat/completions", _chat_body, ChatStream, _chat_parse)
+CHAT = WireProtocol("chat", "/chat/completions", _chat_body, ChatStream, _parse_json)
 PROTOCOLS: Mapping[str, WireProtocol] = MappingProxyType({CHAT.name: CHAT})
