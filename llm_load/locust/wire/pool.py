@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientPool", "Wire", "WireClient", "WirePool", "use_wire", "warm_connection"]
 
-_poll, _POLLIN = get_original("select", ["poll", "POLLIN"])
+_poll, _POLLIN = get_original("select", "poll"), get_original("select", "POLLIN")
 
 
 @dataclass(frozen=True, slots=True)
