@@ -14,10 +14,9 @@ from typing import Any
 from llm_load.locust.options import add_arguments
 from llm_load.locust.run import LLMRun, OutputSink, attach, llm_run
 from llm_load.locust.scenario import ScenarioShape, ScenarioUser
-from llm_load.locust.stamps import use_stamped_header_reads
 from llm_load.locust.tools import ToolUser
-from llm_load.locust.transport import use_nonyielding_pool_check
 from llm_load.locust.user import LLMUser
+from llm_load.locust.wire import apply_patches
 
 __all__ = [
     "LLMRun",
@@ -47,8 +46,7 @@ def install(events: Any = None, outputs: OutputSink | None = None) -> None:
         from llm_load.outputs import RunOutputs
 
         outputs = RunOutputs()
-    use_nonyielding_pool_check()
-    use_stamped_header_reads()
+    apply_patches()  # raises at start on a geventhttpclient it was not written for
     events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(lambda environment, **_: attach(environment, outputs))
     setattr(events, _MARK, True)

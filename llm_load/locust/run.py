@@ -33,13 +33,13 @@ from llm_load.locust.arrivals import ArrivalClock, trace_schedule
 from llm_load.locust.endpoint import discover_model
 from llm_load.locust.otel import attach_otel
 from llm_load.locust.prometheus import attach_prometheus
-from llm_load.locust.reactor import StreamReactor
 from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
 from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import resolve_settings
 from llm_load.locust.tokenizer import prepare_fit, wants_fit
 from llm_load.locust.webui import attach_web_ui
+from llm_load.locust.wire import StreamReactor
 
 __all__ = ["LLMRun", "OutputSink", "attach", "llm_run"]
 

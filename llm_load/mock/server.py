@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs
 
+from llm_load import kernel_stamps
 from llm_load.mock import payload
 from llm_load.mock.chat import ChatCompletions
 from llm_load.mock.config import MockConfig
@@ -103,7 +104,8 @@ class MockProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.write = self.transport.write
         self.app.connections.add(self)
-        self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
+        if self.app.kernel_stamps:
+            self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
 
     def _stamped_data(self, data: bytes, arrived: float | None) -> None:
         if self.transport is not None and self.transport.is_reading():
@@ -225,6 +227,7 @@ class MockServer:
         self.connections: set[MockProtocol] = set()
         self.port = config.port
         self._server: asyncio.Server | None = None
+        self.kernel_stamps = kernel_stamps.enabled()  # request arrivals from the kernel
         created = int(time.time())
         self._models = {
             "object": "list",
