@@ -4,7 +4,8 @@ Linux stamps each TCP segment when it arrives; with `SO_TIMESTAMPNS` set on a so
 `recvmsg` also returns the stamp of the last segment it read. `recv` turns it into
 `perf_counter` seconds (CLOCK_MONOTONIC: the same clock in every process of a machine), so
 the client's chunk times and the mock's request arrivals compare directly. 64-bit Linux;
-`LLM_LOAD_KERNEL_STAMPS=0` turns them off everywhere.
+`LLM_LOAD_KERNEL_STAMPS=0` turns them off everywhere: `enabled()` reads it when a stream
+reactor or a mock server is created, never at import.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ import sys
 from time import perf_counter, time
 from typing import Any
 
-__all__ = ["ENABLED", "STAMP_BYTES", "perf_s", "recv", "turn_on"]
+__all__ = ["STAMP_BYTES", "SUPPORTED", "enabled", "perf_s", "recv", "turn_on"]
 
 _TIMESPEC = struct.Struct("qq")  # a 64-bit struct timespec (CLOCK_REALTIME)
 # 35 on x86-64 and arm64 Linux; Python < 3.13 lacks the name.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
-ENABLED = (
-    SO_TIMESTAMPNS is not None
-    and struct.calcsize("l") == 8
-    and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
-)
+SUPPORTED = SO_TIMESTAMPNS is not None and struct.calcsize("l") == 8
 STAMP_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def enabled() -> bool:
+    """Whether to use kernel stamps: supported here and not turned off with
+    `LLM_LOAD_KERNEL_STAMPS=0` (read now: call it when a reactor or server is created)."""
+    return SUPPORTED and os.environ.get("LLM_LOAD_KERNEL_STAMPS", "1") != "0"
 
 
 def turn_on(real_sock: Any) -> bool:

@@ -32,6 +32,7 @@ from llm_load.compare.output import View, make_console
 from llm_load.compare.user import CompareUser, Exchange
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.summary import write_summary
+from llm_load.core.metrics.summary_types import plain
 from llm_load.core.wire.endpoint import ApiKey, api_base, model_ids, scrub_secrets, secrets_of
 from llm_load.locust import install, llm_run
 from llm_load.locust.options import parsed_defaults
@@ -176,7 +177,7 @@ def _run_users(session: CompareSession) -> tuple[dict[str, Any], bool]:
     events.init.fire(environment=env, runner=runner, web_ui=None)
     run = llm_run(env)
     # Compare prints its own table and writes its own summary: not the load test's.
-    events.test_stop.remove_listener(run.on_test_stop)
+    events.test_stop.remove_listener(run.role.on_test_stop)
     users = session.board.users
     handlers = _stop_on_signals(session.interrupt)
     runner.start(users, spawn_rate=users)
@@ -191,7 +192,7 @@ def _run_users(session: CompareSession) -> tuple[dict[str, Any], bool]:
             handler.cancel()
     if run.reactor is not None:
         run.reactor.close()
-    return run.summary(), session.interrupted
+    return plain(run.summary()), session.interrupted
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> list[Any]:

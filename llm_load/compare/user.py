@@ -15,8 +15,8 @@ from typing import Any
 
 from llm_load.core.wire.chat import ChatStream, json_loads
 from llm_load.core.wire.errors import body_message
-from llm_load.locust.transport import MAX_ERROR_BODY, read_body
 from llm_load.locust.user import LLMUser
+from llm_load.locust.wire import MAX_ERROR_BODY, read_body
 
 __all__ = ["BackendChatStream", "CompareUser", "Exchange"]
 

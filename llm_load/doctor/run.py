@@ -21,6 +21,7 @@ from llm_load.core.wire.endpoint import (
 from llm_load.doctor.base import Step, Target
 from llm_load.doctor.chat import check_chat, check_stream, check_tools
 from llm_load.doctor.endpoint import check_auth, check_connect, check_endpoint, host_for
+from llm_load.doctor.metrics import probe_metrics
 from llm_load.doctor.model import check_model
 
 __all__ = [
@@ -65,6 +66,7 @@ class DoctorRun:
         self.target = Target(url, key, model, timeout, env_keys=env_keys, insecure=insecure)
         self.secrets = secrets_of(url, key)
         self.steps: list[Step] = []
+        self.server_metrics: dict[str, Any] | None = None  # server-metrics hook
 
     def header(self) -> dict[str, Any]:
         """What is examined, with the key shown redacted and its source."""
@@ -92,6 +94,8 @@ class DoctorRun:
                 self.steps.append(step)
                 if on_step is not None:
                     on_step(scrub_secrets(step.to_dict(), self.secrets))
+            if checks is DOCTOR_CHECKS and self.steps[0].level != "fail":  # server-metrics hook
+                self.server_metrics = probe_metrics(self.target)
         finally:
             self.target.session.close()
 
@@ -131,6 +135,7 @@ class DoctorRun:
             "verdict": self.verdict(),
             "ok": self.exit_code == 0,
             "exit_code": self.exit_code,
+            "server_metrics": self.server_metrics,  # server-metrics hook
         }
         return scrub_secrets(doc, self.secrets)
 

@@ -27,9 +27,10 @@ import gevent
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.scenario.arrivals import ArrivalSchedule
-from llm_load.core.scenario.schema import Load
+from llm_load.core.scenario.schema import Load, Scenario
+from llm_load.core.scenario.trace import TraceSchedule
 
-__all__ = ["SHARE_MESSAGE", "ArrivalClock", "cut_off", "share_rate"]
+__all__ = ["SHARE_MESSAGE", "ArrivalClock", "cut_off", "share_rate", "trace_schedule"]
 
 log = logging.getLogger("llm_load")
 SHARE_MESSAGE = "llm_load_arrival_share"
@@ -40,10 +41,18 @@ class ArrivalClock:
     """One process's arrival schedule; outcomes go to `book.arrivals`."""
 
     def __init__(
-        self, load: Load, book: MetricsBook, *, run_time_s: float | None, seed: Any, users: int
+        self,
+        load: Load,
+        book: MetricsBook,
+        *,
+        run_time_s: float | None,
+        seed: Any,
+        users: int,
+        schedule: Any = None,  # another schedule (a trace's), else the load's rate
     ) -> None:
-        segments = load.rate_segments(run_time_s)
-        self.schedule = ArrivalSchedule(segments, poisson=load.arrival == "poisson", seed=seed)
+        self.schedule = schedule or ArrivalSchedule(
+            load.rate_segments(run_time_s), poisson=load.arrival == "poisson", seed=seed
+        )
         self.book = book
         self.max_lag_s = load.max_lag_s
         self.users = users
@@ -139,3 +148,10 @@ def share_rate(runner: Any, last: tuple[str, ...]) -> tuple[str, ...]:
             data = {"rank": rank, "count": len(live)}
             runner.send_message(SHARE_MESSAGE, data, client_id=client_id)
     return live
+
+
+def trace_schedule(scenario: Scenario) -> TraceSchedule | None:
+    """The schedule of a `trace:` scenario (None: the load's rate)."""
+    if scenario.trace is None:
+        return None
+    return TraceSchedule(scenario.trace_entries, scenario.trace.time_scale)

@@ -17,7 +17,8 @@ from typing import Any
 
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, parse_threshold
-from llm_load.core.wire.endpoint import redact
+from llm_load.core.metrics.warmup import parse_warmup
+from llm_load.core.wire.endpoint import parse_header, redact, shown_headers
 
 __all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
 
@@ -75,7 +76,7 @@ def _stream(value: Any, default: Any) -> bool:
     return not _flag(value)
 
 
-def _insecure(value: Any, default: Any) -> bool:
+def _switch(value: Any, default: Any) -> bool:
     return _flag(value)
 
 
@@ -85,6 +86,24 @@ def _thresholds(value: Any, default: Any) -> tuple[Threshold, ...]:
 
 def _slo(value: Any, default: Any) -> SLO | None:
     return SLO.of(*value) if value else None
+
+
+def _names(value: Any, default: Any) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+def _port(value: Any, default: int) -> int:
+    return max(0, _int(value) or default)
+
+
+def _headers(value: Any, default: Any) -> tuple[tuple[str, str], ...]:
+    """Repeated `--header 'Name: value'` (or web-form lines) as (name, value) pairs."""
+    texts = value.splitlines() if isinstance(value, str) else value or ()
+    return tuple(parse_header(text) for text in texts if text.strip())
+
+
+def _warmup(value: Any, default: Any) -> tuple[float, int]:
+    return parse_warmup(str(value or ""))
 
 
 def _same(value: Any) -> Any:
@@ -108,6 +127,8 @@ class Option:
     action: str | None = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    nargs: str | None = None
+    const: Any = None
     secret: bool = False  # masked in the web UI form, never shown
     web: bool = True  # in the web UI start form
 
@@ -140,6 +161,8 @@ class Option:
                 ("action", self.action),
                 ("choices", self.choices),
                 ("metavar", self.metavar),
+                ("nargs", self.nargs),
+                ("const", self.const),
             )
             if value is not None
         }
@@ -173,6 +196,19 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
     ),
     Option(
+        "--header",
+        None,
+        "Extra HTTP header sent on every request, repeatable: 'Name: value'. Values of "
+        "Authorization, Cookie, *-Key and *-Token headers are secrets (never shown)",
+        field="headers",
+        read=_headers,
+        public="headers",
+        shown=shown_headers,
+        action="append",
+        metavar="'NAME: VALUE'",
+        web=False,
+    ),
+    Option(
         "--max-tokens",
         128,
         "max_tokens per request (output length cap)",
@@ -186,6 +222,35 @@ OPTIONS: tuple[Option, ...] = (
         "User prompt sent by the chat user",
         public="prompt_chars",
         shown=len,
+    ),
+    Option(
+        "--tokenizer",
+        "",
+        "How synthetic prompts are sized to exact token counts: server (the target's "
+        "/tokenize), PATH (a local tokenizer.json, needs llm-load[tokenizers]), usage (probe "
+        "requests' usage.prompt_tokens) or estimate (~4 chars/token). Default: the "
+        "scenario's tokenizer:, else server, else usage, else estimate",
+        public="tokenizer",
+        metavar="server|PATH|usage|estimate",
+    ),
+    Option(
+        "--exact-output",
+        False,
+        "Ask for exactly max_tokens output tokens (ignore_eos and min_tokens: vLLM, "
+        "llama.cpp, SGLang; OpenAI itself rejects them)",
+        read=_switch,
+        public="exact_output",
+        action="store_true",
+    ),
+    Option(
+        "--warmup",
+        "",
+        "Warm-up left out of the summary's totals and distributions (kept in the time "
+        "series): '30s' / '2m' from the start, or '20' requests (per worker process)",
+        read=_warmup,
+        public="warmup",
+        shown=lambda w: {"duration_s": w[0], "requests": w[1]} if any(w) else None,
+        metavar="S|N",
     ),
     Option(
         "--temperature",
@@ -229,7 +294,7 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "Do not verify the server's TLS certificate (self-signed or private CA); "
         "verified by default",
-        read=_insecure,
+        read=_switch,
         public="insecure",
         action="store_true",
     ),
@@ -312,6 +377,68 @@ OPTIONS: tuple[Option, ...] = (
         shown=lambda slo: slo.as_dict() if slo else None,
         action="append",
         metavar="EXPR",
+        web=False,
+    ),
+    Option(
+        "--server-metrics",
+        "auto",
+        "Scrape the server's Prometheus metrics during the run (one process: the master "
+        "or the local runner): URL, or without a value {host}/metrics. Default 'auto': "
+        "{host}/metrics when it answers; 'off' disables",
+        read=_text_or_default,
+        public="server_metrics",
+        nargs="?",
+        const="host",
+        metavar="URL",
+        web=False,
+    ),
+    Option(
+        "--server-metrics-interval",
+        1.0,
+        "Seconds between two scrapes of --server-metrics (default 1)",
+        field="server_metrics_interval_s",
+        read=_float_or_default,
+        kind=float,
+        metavar="S",
+        web=False,
+    ),
+    Option(
+        "--server-metric",
+        None,
+        "Keep this server metric's raw samples (sum over labels), repeatable; all "
+        "that is kept from a server whose family is not recognised",
+        read=_names,
+        action="append",
+        metavar="NAME",
+        web=False,
+    ),
+    Option(
+        "--prometheus-port",
+        0,
+        "Serve the LLM metrics for Prometheus at http://HOST:PORT/metrics on the local runner "
+        "or the master, headless runs included (0: off; the web UI serves /metrics anyway)",
+        read=_port,  # used at init by llm_load.locust.prometheus (a server, like --web-port)
+        kind=int,
+        metavar="PORT",
+        web=False,
+    ),
+    Option(
+        "--prometheus-host",
+        "127.0.0.1",
+        "Address --prometheus-port binds to (0.0.0.0: every interface)",
+        read=_text_or_default,
+        metavar="HOST",
+        web=False,
+    ),
+    Option(
+        "--prometheus-linger",
+        0.0,
+        "Seconds --prometheus-port keeps serving after the final summary, so the last "
+        "scrape sees the final numbers",
+        field="prometheus_linger_s",
+        read=_seconds_or_off,
+        kind=float,
+        metavar="S",
         web=False,
     ),
 )

@@ -20,12 +20,12 @@ from orjson import OPT_APPEND_NEWLINE, dumps
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.request_log import RowBuffer, request_row
 from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.summary_types import RequestsLog, WorkerReport
 
 __all__ = ["CAP", "RequestLog"]
 
 log = logging.getLogger("llm_load")
 CAP = 50_000
-WIRE_KEY = "llm_load_rows"
 
 
 class RequestLog:
@@ -75,18 +75,18 @@ class RequestLog:
             self._file.close()
             self._file = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RequestsLog:
         return {"path": self.path, "rows": self.written, "dropped": self.dropped}
 
     # -- distributed -----------------------------------------------------------------
-    def ship(self, data: dict[str, Any]) -> None:
+    def ship(self, data: WorkerReport) -> None:
         """Worker: move the buffered rows into a `report_to_master` message."""
         rows, dropped = self.buffer.drain()
         if rows or dropped:
-            data[WIRE_KEY] = {"rows": rows, "dropped": dropped}
+            data["llm_load_rows"] = {"rows": rows, "dropped": dropped}
 
-    def receive(self, data: dict[str, Any], stage_of: Any = None) -> None:
+    def receive(self, data: WorkerReport, stage_of: Any = None) -> None:
         """Master: append the rows a worker shipped."""
-        shipped = data.get(WIRE_KEY)
+        shipped = data.get("llm_load_rows")
         if shipped:
             self.write(shipped["rows"], int(shipped["dropped"]), stage_of)

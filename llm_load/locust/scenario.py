@@ -28,6 +28,7 @@ import gevent
 
 from llm_load.core.scenario.sampling import Conversation, Sampler
 from llm_load.core.scenario.schema import Scenario
+from llm_load.core.scenario.trace import TraceEntry
 from llm_load.core.tools.cases import ToolCase
 from llm_load.locust.run import llm_run
 from llm_load.locust.tools import run_tool_task
@@ -54,6 +55,7 @@ class ScenarioUser(LLMUser):
             None if scenario is None else Conversation(_sampler(environment, scenario))
         )
         self._keep_reply = scenario is not None and scenario.multi_turn is not None
+        self._trace_entry: TraceEntry | None = None  # the traced request of the last arrival
 
     def on_start(self) -> None:
         if self.conversation is not None:
@@ -71,7 +73,10 @@ class ScenarioUser(LLMUser):
         if self.conversation.turn == 0 and (case := sampler.tool_case()) is not None:
             self._tool_task(case, at)
             return
-        request = self.conversation.next_request()
+        if self._trace_entry is not None:  # trace replay: the request claimed with `at`
+            request = sampler.from_trace(self._trace_entry)
+        else:
+            request = self.conversation.next_request()
         record = self.chat_completion(
             request.messages,
             model=request.model,
@@ -79,6 +84,7 @@ class ScenarioUser(LLMUser):
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             scheduled_at=at,
+            input_tokens=request.input_tokens,
         )
         # Only multi-turn needs the reply text (the next turn's history).
         reply = self.last_response if record.ok and self._keep_reply else None
@@ -90,6 +96,7 @@ class ScenarioUser(LLMUser):
         if clock is None:
             return None
         at = clock.claim()
+        self._trace_entry = getattr(clock.schedule, "last", None)  # before any other claim
         if at is None:  # the schedule is over: idle until the shape ends the test
             gevent.sleep(1.0)
             raise RescheduleTask()
@@ -123,7 +130,8 @@ def _sampler(environment: Any, scenario: Scenario) -> Sampler:
     runner = environment.runner
     worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     seq = environment.__dict__.setdefault(_SEQ, itertools.count())
-    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}")
+    fit = llm_run(environment).token_fit
+    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}", fit=fit)
 
 
 def shape_tick(

@@ -18,7 +18,7 @@ from typing import Any
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
-from llm_load.core.wire.endpoint import api_base, resolve_key
+from llm_load.core.wire.endpoint import ApiKey, api_base, resolve_key, secrets_of
 from llm_load.locust.options import OPTIONS
 
 __all__ = ["Settings", "resolve_settings"]
@@ -38,8 +38,12 @@ class Settings:
     model: str
     api_key: str
     key_source: str
+    headers: tuple[tuple[str, str], ...]  # --header and target.headers, sent on every request
     max_tokens: int | None
     prompt: str
+    tokenizer: str  # server | PATH | usage | estimate | "" (auto)
+    exact_output: bool  # ignore_eos + min_tokens = max_tokens
+    warmup: tuple[float, int]  # (seconds, requests) left out of the summary; (0, 0): none
     temperature: float | None
     stream: bool
     request_timeout_s: float
@@ -53,12 +57,29 @@ class Settings:
     stream_reader: str
     thresholds: tuple[Threshold, ...]
     slo: SLO | None  # per-request limits defining goodput (--slo, scenario slo:)
+    server_metrics: str  # --server-metrics: auto, host, off or a URL
+    server_metrics_interval_s: float
+    server_metric: tuple[str, ...]  # --server-metric NAME: raw samples kept
+    prometheus_port: int  # 0: off (llm_load.locust.prometheus)
+    prometheus_host: str
+    prometheus_linger_s: float
     scenario: Scenario | None = None
 
     @property
     def base_url(self) -> str:
         """The canonical `/v1` base URL of the target."""
         return api_base(self.host)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every string never to be printed: the key's forms, secret header values."""
+        return secrets_of(self.host, ApiKey(self.api_key or None, ""), self.headers)
+
+    def request_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer KEY` (when a key is set) and the extra headers."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        headers.update(self.headers)
+        return headers
 
     @classmethod
     def from_options(
@@ -94,9 +115,14 @@ class Settings:
             model=self.model or scenario.models[0].name,
             api_key=key,
             key_source=source,
+            tokenizer=self.tokenizer or scenario.tokenizer or "",
+            exact_output=self.exact_output or scenario.exact_output,
+            warmup=self.warmup if any(self.warmup) else scenario.warmup_window(),
+            headers=merge_headers(scenario.target.expanded_headers(environ), self.headers),
             thresholds=self.thresholds + scenario.parsed_thresholds(),
             slo=_merge_slo(scenario, self.slo),
             scenario=scenario,
+            server_metrics=_scenario_metrics(self.server_metrics, scenario),
         )
 
 
@@ -122,6 +148,19 @@ def resolve_settings(
     if on_error is None and settings.slo is None:
         _no_goodput_checks(settings.thresholds)
     return settings
+
+
+def _scenario_metrics(flag: str, scenario: Scenario) -> str:
+    """`--server-metrics` given wins; else the scenario's `target.metrics`, else auto."""
+    return scenario.target.metrics if flag == "auto" and scenario.target.metrics else flag
+
+
+def merge_headers(
+    base: tuple[tuple[str, str], ...], flags: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """`base` headers with `flags` replacing those of the same name (any case)."""
+    names = {name.lower() for name, _ in flags}
+    return tuple(h for h in base if h[0].lower() not in names) + flags
 
 
 def _merge_slo(scenario: Scenario, flags: SLO | None) -> SLO | None:

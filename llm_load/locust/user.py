@@ -1,9 +1,11 @@
 """`LLMUser`: an abstract Locust user that sends OpenAI-compatible chat completions.
 
-The only network I/O of llm-load's Locust layer. One LLM call is one Locust request
+The only network I/O of llm-load's Locust layer. A call goes through a row of the endpoint
+protocol table (`llm_load.core.wire.protocols`: path, body, accumulator, error shape) in
+four steps: send (retrying a stale pooled connection once), read into the accumulator (the
+wire: `llm_load.locust.wire`), record, report. One LLM call is one Locust request
 (response_time = end-to-end ms, response_length = output tokens); TTFT, ITL and token
-counts go to the run's `MetricsBook` through a `RequestRecord`. The network loop only
-stamps times and delegates parsing to `llm_load.core`.
+counts go to the run's `MetricsBook` through a `RequestRecord`.
 """
 
 from __future__ import annotations
@@ -15,37 +17,38 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any
 
 from gevent import GreenletExit
-from geventhttpclient.response import HTTPConnectionClosed
 from orjson import dumps
 
 from llm_load.core.metrics.record import RequestRecord, record_from_stream
-from llm_load.core.wire.chat import ChatStream, chat_request_body, json_loads
+from llm_load.core.wire.chat import ChatStream, exact_output_fields
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
 from llm_load.core.wire.endpoint import scrub
 from llm_load.core.wire.errors import body_message
+from llm_load.core.wire.protocols import CHAT, Call, WireProtocol
+from llm_load.locust.prometheus import in_flight
 from llm_load.locust.run import llm_run
-from llm_load.locust.transport import (
+from llm_load.locust.wire import (
+    CONNECTION_CLOSED,
     MAX_ERROR_BODY,
+    STALE,
     FirstToken,
-    StreamClosed,
     TTFTTimeout,
-    limit_header_wait,
+    Wire,
     read_body,
     read_sse,
     set_read_timeout,
+    use_wire,
     warm_connection,
 )
 
 __all__ = ["LLMUser", "failure_kind", "http_failure"]
 
 ALL_STATUS_CODES = frozenset(range(100, 600))
-# Errors of a pooled connection that the server closed while it sat idle in the pool.
-STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
 TLS_HINT = " (self-signed or private CA? --insecure skips certificate verification)"
 KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
     (socket.gaierror, "dns_error"),
@@ -53,10 +56,7 @@ KINDS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], 
     (TTFTTimeout, "ttft_timeout"),
     ((TimeoutError, socket.timeout), "timeout"),
     (ssl.SSLError, "tls_error"),
-    (
-        (StreamClosed, HTTPConnectionClosed, ConnectionResetError, BrokenPipeError),
-        "connection_closed",
-    ),
+    (CONNECTION_CLOSED, "connection_closed"),
     (UnsupportedEncoding, "unsupported_encoding"),
     (InvalidEncoding, "invalid_encoding"),
 )
@@ -77,11 +77,14 @@ def cause(error: BaseException) -> BaseException:
     return inner if isinstance(inner, BaseException) else error
 
 
-def http_failure(resp: Any) -> tuple[str, str]:
-    """`http_<status>` and the server's own message; a 429 says it is rate limiting, with
-    its `Retry-After` (never obeyed: a load test shows the 429s instead of waiting them out)."""
+def http_failure(
+    resp: Any, error_message: Callable[[bytes | None], str] = body_message
+) -> tuple[str, str]:
+    """`http_<status>` and the server's own message (`error_message` of the body); a 429
+    says it is rate limiting, with its `Retry-After` (never obeyed: a load test shows the
+    429s instead of waiting them out)."""
     try:
-        message = body_message(read_body(resp, MAX_ERROR_BODY))
+        message = error_message(read_body(resp, MAX_ERROR_BODY))
     except ValueError as error:  # a body in an encoding we cannot decode
         message = f"(unreadable body: {error})"
     if resp.status_code == 429:
@@ -91,15 +94,26 @@ def http_failure(resp: Any) -> tuple[str, str]:
     return f"http_{resp.status_code}", message
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Where a call's latencies start: `started_at` (wall-clock s, Locust's `start_time`)
+    and `t0` (`perf_counter` s); both moved back to an open loop's late schedule."""
+
+    started_at: float
+    t0: float
+
+
 class LLMUser(FastHttpUser):
     """Streams chat completions from `--host` with the run's settings.
 
     Subclass it in a locustfile (it is abstract); override `messages()` to change what is
-    sent, or call `chat_completion()` from your own tasks.
+    sent, or call `chat_completion()` from your own tasks. `protocol` is the API it speaks
+    (a row of the endpoint protocol table).
     """
 
     abstract = True
     last_response: ChatStream | None = None
+    protocol: WireProtocol = CHAT
 
     def __init__(self, environment: Any) -> None:
         self.llm = llm_run(environment)
@@ -112,16 +126,15 @@ class LLMUser(FastHttpUser):
         # geventhttpclient would otherwise raise and drop the body before we see it.
         # (geventhttpclient declares it a class variable; set on this client on purpose)
         self.client.client.valid_response_codes = ALL_STATUS_CODES  # type: ignore[misc]
-        self._path = settings.base_url + "/chat/completions"
+        self._path = settings.base_url + self.protocol.path
         self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        if settings.api_key:
-            self._headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._headers.update(settings.request_headers())  # the key, then --header's
         self._sent_s = 0.0  # perf_counter when the current request was sent
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
-        if self._header_wait_s is not None:
-            limit_header_wait(self.client, self._path, self._header_wait_s)
+        self._wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
+        use_wire(self.client, self._wire)
 
     def on_start(self) -> None:
         warm_connection(self.client, self._path)
@@ -132,12 +145,13 @@ class LLMUser(FastHttpUser):
 
     def new_stream(self) -> ChatStream:
         """The accumulator of the next response; override to read more of each chunk."""
-        return ChatStream()
+        return self.protocol.new_stream()
 
     @task
     def chat(self) -> None:
         self.chat_completion(self.messages())
 
+    @in_flight  # the in-flight gauge of /metrics (llm_load.locust.prometheus)
     def chat_completion(
         self,
         messages: list[dict[str, Any]],
@@ -149,48 +163,83 @@ class LLMUser(FastHttpUser):
         grade: Callable[[ChatStream], str] | None = None,
         name: str | None = None,
         scheduled_at: float | None = None,
+        input_tokens: int | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
         `model`, `max_tokens` and `temperature` default (when None) to the run's settings;
         `extra` adds body fields (e.g. `tools`); `grade` grades a successful response's tool
-        calls; `name` is the Locust request name (`chat MODEL`). `scheduled_at` (an open
-        loop's intended send time, perf_counter s) is where latencies start when it is past.
+        calls; `name` is the Locust request name (default `chat MODEL`, after the protocol).
+        `scheduled_at` (an open loop's intended send time, perf_counter s) is where latencies
+        start when it is past. `input_tokens`: the prompt tokens asked for (recorded against
+        what usage reports).
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
-        if self.llm.reactor is not None:
-            self.llm.reactor.poll_if_due()
-        model = model or self.llm.model
-        body = chat_request_body(
-            model,
-            messages,
-            max_tokens=s.max_tokens if max_tokens is None else max_tokens,
+        max_tokens = s.max_tokens if max_tokens is None else max_tokens
+        if s.exact_output:
+            extra = {**exact_output_fields(max_tokens), **(extra or {})}
+        call = Call(
+            model=model or self.llm.model,
+            messages=messages,
+            max_tokens=max_tokens,
             temperature=s.temperature if temperature is None else temperature,
             stream=s.stream,
             extra=extra,
+            input_tokens=input_tokens,
         )
+        return self._call(call, name or f"{self.protocol.name} {call.model}", grade, scheduled_at)
+
+    def _call(
+        self,
+        call: Call,
+        name: str,
+        grade: Callable[[ChatStream], str] | None,
+        scheduled_at: float | None,
+    ) -> RequestRecord:
+        """Send → read → record → report one call."""
+        self._poll_reactor()
+        body = self.protocol.body(call)
         chat = self.last_response = self.new_stream()
-        name = name or f"chat {model}"
-        started_at = time.time()
-        t0 = perf_counter()
+        clock = self._start_clock(scheduled_at)
+        resp, retries, failure = self._exchange(call, body, chat, clock, name)
+        graded = grade(chat) if grade is not None and failure is None else None
+        record = self._record(call, chat, clock, failure, retries, graded)
+        self._report(name, record, resp, clock)
+        self._poll_reactor()
+        return record
+
+    def _poll_reactor(self) -> None:
+        """Let the reactor read what arrived meanwhile (a burst of this process's own work
+        must not hold back other streams' arrival stamps)."""
+        if self._wire.reactor is not None:
+            self._wire.reactor.poll_if_due()
+
+    def _start_clock(self, scheduled_at: float | None) -> Clock:
+        started_at, t0 = time.time(), perf_counter()
         if scheduled_at is not None:
             self.llm.arrival_sent(scheduled_at, t0)
             if scheduled_at < t0:  # late: the wait for a free user is part of the latency
-                started_at -= t0 - scheduled_at
-                t0 = scheduled_at
+                return Clock(started_at - (t0 - scheduled_at), scheduled_at)
+        return Clock(started_at, t0)
+
+    def _exchange(
+        self, call: Call, body: dict[str, Any], chat: ChatStream, clock: Clock, name: str
+    ) -> tuple[Any, int, tuple[str, str] | None]:
+        """Send the body and read the answer into `chat`: (response, retries, failure)."""
         resp, retries = None, 0
         try:
             resp, retries = self._send(name, dumps(body))
-            failure = self._read(resp, chat, t0, s.stream)
+            return resp, retries, self._read(resp, chat, clock.t0, call.stream)
         except (GreenletExit, KeyboardInterrupt):
             # The test is stopping (a Ctrl-C lands in whichever greenlet runs): count the
             # request apart, never as a failure, and let the stop go on.
-            self._record(chat, model, started_at, t0, messages, None, retries, cancelled=True)
+            self._record(call, chat, clock, None, retries, cancelled=True)
             raise
         except Exception as error:  # any transport fault becomes a precise failure kind
-            failure = (failure_kind(error), str(error) or type(error).__name__)
-        graded = grade(chat) if grade is not None and failure is None else None
-        record = self._record(chat, model, started_at, t0, messages, failure, retries, graded)
+            return resp, retries, (failure_kind(error), str(error) or type(error).__name__)
+
+    def _report(self, name: str, record: RequestRecord, resp: Any, clock: Clock) -> None:
+        """The Locust request event of the call (one per LLM call)."""
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
@@ -201,12 +250,9 @@ class LLMUser(FastHttpUser):
             exception=None
             if record.ok
             else CatchResponseError(f"{record.error_kind}: {record.error_message}"),
-            start_time=started_at,
+            start_time=clock.started_at,
             url=self._path,
         )
-        if self.llm.reactor is not None:
-            self.llm.reactor.poll_if_due()
-        return record
 
     def _send(self, name: str, data: bytes) -> tuple[Any, int]:
         """POST the body; a pooled keep-alive connection the server had already closed is
@@ -231,20 +277,20 @@ class LLMUser(FastHttpUser):
             return self._transport_failure(getattr(resp, "error", None))
         if self._header_wait_s is not None:  # headers in: the body has the stall timeout
             set_read_timeout(resp, self.llm.settings.request_timeout_s)
+        error_message = self.protocol.error_message
         if resp.status_code >= 300:
-            return http_failure(resp)
+            return http_failure(resp, error_message)
         ctype = (resp.headers.get("content-type") or "").lower()
         if stream and "text/event-stream" in ctype:
-            first = self._first_token(chat)
-            read_sse(resp, chat.add, t0, self.llm.reactor, first, chat.has_token)
+            read_sse(resp, chat, t0, self._wire.reactor, self._first_token())
             return None
         body = read_body(resp)
         if stream:
-            return "not_sse", f"expected text/event-stream, got {ctype!r}: {body_message(body)}"
+            return "not_sse", f"expected text/event-stream, got {ctype!r}: {error_message(body)}"
         try:
-            chat.add_completion(json_loads(body))
+            self.protocol.parse(chat, body)
         except ValueError:
-            return "invalid_json", f"response is not JSON: {body_message(body)}"
+            return "invalid_json", f"response is not JSON: {error_message(body)}"
         return None
 
     def _transport_failure(self, error: BaseException | None) -> tuple[str, str]:
@@ -257,39 +303,43 @@ class LLMUser(FastHttpUser):
             return "ttft_timeout", f"no token within {wait:g} s of sending the request (no headers)"
         return kind, message + TLS_HINT if kind == "tls_error" else message
 
-    def _first_token(self, chat: ChatStream) -> FirstToken | None:
+    def _first_token(self) -> FirstToken | None:
         """The `--ttft-timeout` deadline of the current streamed request, if one is set."""
         timeout = self.llm.settings.ttft_timeout_s
         if timeout <= 0:
             return None
-        return FirstToken(self._sent_s + timeout, timeout, lambda: bool(chat.token_times_s))
+        return FirstToken(self._sent_s + timeout, timeout)
 
     def _record(
         self,
+        call: Call,
         chat: ChatStream,
-        model: str,
-        started_at: float,
-        t0: float,
-        messages: list[dict[str, Any]],
+        clock: Clock,
         failure: tuple[str, str] | None,
         retries: int = 0,
         tool_grade: str | None = None,
         cancelled: bool = False,
     ) -> RequestRecord:
+        """The call's record, added to the run's book (an echoed API key scrubbed)."""
         record = record_from_stream(
             chat,
-            model=model,
-            started_at=started_at,
-            e2e_s=perf_counter() - t0,
-            streamed=self.llm.settings.stream,
+            model=call.model,
+            started_at=clock.started_at,
+            e2e_s=perf_counter() - clock.t0,
+            streamed=call.stream,
             failure=failure,
             cancelled=cancelled,
             connection_retries=retries,
             tool_grade=tool_grade,
-            prompt_chars=sum(len(str(m.get("content") or "")) for m in messages),
+            prompt_chars=sum(len(str(m.get("content") or "")) for m in call.messages),
+            requested_input_tokens=call.input_tokens,
         )
-        message, key = record.error_message, self.llm.settings.api_key
-        if message and key and key in message:  # a server that echoes the key back
-            record = replace(record, error_message=scrub(message, key))
+        message = record.error_message
+        if message:  # a server that echoes the key (or a secret header) back
+            scrubbed = message
+            for secret in self.llm.settings.secrets:
+                scrubbed = scrub(scrubbed, secret)
+            if scrubbed != message:
+                record = replace(record, error_message=scrubbed)
         self.llm.add(record)
         return record

@@ -4,11 +4,13 @@
 `web_ui.template_args` (`extended_tabs`, `extended_tables`, `extended_csv_files`): "LLM" (one
 row per model plus "all models") and "LLM errors" (kind, count, example). Their rows ride on
 Locust's own polling: an `after_request` hook adds them as `extended_stats` to
-`/stats/requests`. The numbers are `run.summary()`, the same as summary.json: the whole run
-since test start (Locust's "Reset stats" does not reset them). `GET /llm/summary` returns that
-summary as JSON, `?download=1` as the file `llm-summary.json`. Latencies are in ms, rates per
-second. The summary's settings are redacted already; every payload sent from here is also
-scrubbed of the raw API key, in case a server echoed it in an error message.
+`/stats/requests`. The columns are the metric catalogue's `WEB_COLUMNS`
+(`llm_load.core.metrics.catalogue`); the numbers are `run.summary()`, the same as
+summary.json: the whole run since test start (Locust's "Reset stats" does not reset
+them). `GET /llm/summary` returns that summary as JSON, `?download=1` as the file
+`llm-summary.json`. Latencies are in ms, rates per second. The summary's settings are
+redacted already; every payload sent from here is also scrubbed of the raw API key, in case
+a server echoed it in an error message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
+from llm_load.core.metrics.catalogue import CATALOGUE, WEB_COLUMNS, Metric, value
+from llm_load.core.metrics.summary_types import plain
+from llm_load.locust.webui_server import TAB_ARGS, server_stats
+
 if TYPE_CHECKING:
     from llm_load.locust.run import LLMRun
 
@@ -27,30 +33,17 @@ __all__ = ["attach_web_ui"]
 log = logging.getLogger("llm_load")
 BLUEPRINT = "llm_load"
 TAB, ERRORS_TAB = "llm", "llm-errors"
+# The catalogue's totals label is "(all)"; this tab keeps the "all models" it always showed.
 ALL_MODELS = "all models"
-# (row key, column title, path in a summary METRICS object, decimals)
-COLUMNS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
-    ("requests", "Requests", ("requests",), 0),
-    ("failures", "Failures", ("failures",), 0),
-    ("cancelled", "Cancelled", ("cancelled",), 0),
-    ("requests_per_s", "Req/s", ("requests_per_s",), 2),
-    ("ttft_p50", "TTFT p50 ms", ("ttft_ms", "p50"), 1),
-    ("ttft_p90", "TTFT p90 ms", ("ttft_ms", "p90"), 1),
-    ("ttft_p99", "TTFT p99 ms", ("ttft_ms", "p99"), 1),
-    ("itl_mean", "ITL mean ms", ("itl_ms", "mean"), 2),
-    ("itl_p99", "ITL p99 ms", ("itl_ms", "p99"), 2),
-    ("tpot_p50", "TPOT p50 ms", ("tpot_ms", "p50"), 2),
-    ("e2e_p50", "E2E p50 ms", ("e2e_ms", "p50"), 1),
-    ("e2e_p99", "E2E p99 ms", ("e2e_ms", "p99"), 1),
-    ("output_tokens_per_s", "Output tok/s", ("output_tokens_per_s",), 1),
-)
+
+
+def _title(metric: Metric) -> str:
+    return f"{metric.title} ms" if metric.unit == "ms" else metric.title
+
+
 TABLE = [
     {"key": "model", "title": "Model (whole run)"},
-    *({"key": key, "title": title} for key, title, _, _ in COLUMNS),
-    {"key": "usage_estimated_pct", "title": "Usage estimated %"},
-    {"key": "error_pct", "title": "Error %"},
-    {"key": "tool_accuracy_pct", "title": "Tool calls correct %"},
-    {"key": "goodput_pct", "title": "Goodput % (met SLO)"},
+    *({"key": CATALOGUE[k].web_key, "title": _title(CATALOGUE[k])} for k in WEB_COLUMNS),
 ]
 ERRORS_TABLE = [
     {"key": "kind", "title": "Error kind (whole run)"},
@@ -58,10 +51,15 @@ ERRORS_TABLE = [
     {"key": "example", "title": "Example message"},
 ]
 TEMPLATE_ARGS: dict[str, list[dict[str, Any]]] = {
-    "extended_tabs": [{"title": "LLM", "key": TAB}, {"title": "LLM errors", "key": ERRORS_TAB}],
+    "extended_tabs": [
+        {"title": "LLM", "key": TAB},
+        {"title": "LLM errors", "key": ERRORS_TAB},
+        TAB_ARGS["tab"],  # server-metrics hook
+    ],
     "extended_tables": [
         {"key": TAB, "structure": TABLE},
         {"key": ERRORS_TAB, "structure": ERRORS_TABLE},
+        TAB_ARGS["table"],  # server-metrics hook
     ],
     "extended_csv_files": [
         {"href": "./llm/summary?download=1", "title": "Download LLM summary (llm-summary.json)"}
@@ -83,7 +81,7 @@ def attach_web_ui(environment: Any, run: LLMRun) -> None:
 
     @web_ui.auth_required_if_enabled
     def llm_summary() -> Response:
-        response = Response(_dumps(run.summary(), run), mimetype="application/json")
+        response = Response(_dumps(plain(run.summary()), run), mimetype="application/json")
         if request.args.get("download"):
             response.headers["Content-Disposition"] = "attachment; filename=llm-summary.json"
         return response
@@ -124,7 +122,7 @@ def _extend_stats_response(response: Response, run: LLMRun) -> None:
     if not isinstance(body, dict):
         return
     try:
-        ours = extended_stats(run.summary())
+        ours = extended_stats(plain(run.summary()))
     except Exception:  # a broken LLM tab must not break Locust's own statistics polling
         log.exception("llm-load: could not build the web UI's LLM statistics")
         return
@@ -145,30 +143,32 @@ def extended_stats(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for entries in (rows, errors):
         for index, entry in enumerate(entries):
             entry["name"] = f"{index:05d}"
-    return [{"key": TAB, "data": rows}, {"key": ERRORS_TAB, "data": errors}]
+    server = server_stats(summary)  # server-metrics hook: the "LLM server" tab
+    return [{"key": TAB, "data": rows}, {"key": ERRORS_TAB, "data": errors}, server]
 
 
 def model_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """One table row from a METRICS object: ms latencies, per-second rates, % shares."""
     row: dict[str, Any] = {"model": name}
-    for key, _, path, decimals in COLUMNS:
-        value: Any = metrics
-        for part in path:
-            value = value[part]
-        row[key] = "-" if value is None else round(value, decimals)
-    requests = metrics["requests"]
-    share = metrics["usage_estimated"] / requests if requests else 0.0
-    row["usage_estimated_pct"] = round(100 * share, 1)
-    row["error_pct"] = round(100 * metrics["error_rate"], 2)
-    tools = metrics.get("tool_calls")
-    row["tool_accuracy_pct"] = round(100 * tools["accuracy"], 1) if tools else "-"
-    ratio = (metrics.get("goodput") or {}).get("ratio")
-    row["goodput_pct"] = "-" if ratio is None else round(100 * ratio, 1)
+    for key in WEB_COLUMNS:
+        metric = CATALOGUE[key]
+        found = value(metrics, key)
+        if found is None and key == "usage_estimated_share" and metrics["requests"] == 0:
+            found = 0.0  # nothing sent yet: nothing estimated
+        if found is not None and metric.unit == "share":
+            found *= 100
+        if found is None:
+            row[metric.web_key] = "-"
+        else:  # counts stay integers
+            row[metric.web_key] = round(found, metric.decimals) if metric.decimals else round(found)
     return row
 
 
 def _dumps(payload: dict[str, Any], run: LLMRun) -> str:
-    """JSON text with the raw API key (if any) replaced, wherever it might have crept in."""
+    """JSON text with the raw API key and secret header values replaced, wherever they
+    might have crept in."""
     text = json.dumps(payload)
-    key = json.dumps(run.settings.api_key)[1:-1]  # as it appears inside JSON text
-    return text.replace(key, "[redacted]") if len(key) >= 4 else text
+    for secret in run.settings.secrets:
+        key = json.dumps(secret)[1:-1]  # as it appears inside JSON text
+        text = text.replace(key, "[redacted]") if len(key) >= 4 else text
+    return text

@@ -62,7 +62,7 @@ class Reply:
     __slots__ = ("calls", "n", "prompt", "reason", "usage")
 
     def __init__(
-        self, n: int, reason: str, usage: dict[str, int] | None, calls: list[Call] | None
+        self, n: int, reason: str, usage: dict[str, Any] | None, calls: list[Call] | None
     ) -> None:
         self.n, self.reason, self.usage, self.calls = n, reason, usage, calls
         self.prompt = usage["prompt_tokens"] if usage else None

@@ -5,6 +5,7 @@ Each is the chat handler (:class:`~llm_load.mock.chat.ChatCompletions`: model lo
 tool cases, faults, ``--parallel`` slots, TTFT/ITL pacing) with the request read as the chat
 request it amounts to (:mod:`llm_load.mock.api_requests`) and the reply framed in the API's
 own events and bodies (:mod:`llm_load.mock.api_frames`); its truth record says its ``api``.
+``--reasoning-tokens`` applies to chat only.
 ``/v1/messages`` also accepts Anthropic's ``x-api-key`` and answers errors in Anthropic's
 shape. Embeddings are never streamed: one body after the model's TTFT, with ``EMBEDDING_DIM``
 deterministic numbers per input (the truth counts the ``inputs``; no output tokens).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +54,7 @@ class ApiCompletions(ChatCompletions):
         check_auth: Callable[[Request], None],
         framing: Framing,
     ) -> None:
-        super().__init__(config, truth, check_auth)
+        super().__init__(replace(config, reasoning_tokens=0), truth, check_auth)  # chat's only
         self.framing, self.error_body = framing, framing.error_body
         self._to_chat = _TO_CHAT[framing.name]
 
@@ -66,7 +68,7 @@ class ApiCompletions(ChatCompletions):
             job.call_tools(job.tool_calls, self.framing.call_events(record.id, job.tool_calls))
         return job
 
-    def frames(self, record: TruthRecord, job: ChatJob, use: dict[str, int] | None) -> StreamFrames:
+    def frames(self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None) -> StreamFrames:
         created, name = int(time.time()), job.model.name
         reply = Reply(job.n, job.reason, use, job.tool_calls)
         if job.tool_calls is not None:
@@ -75,7 +77,7 @@ class ApiCompletions(ChatCompletions):
             events = self.framing.text_events(record.id, name, created)
         return frames(self.framing, record.id, name, created, reply, events)
 
-    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, int] | None) -> bytes:
+    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None) -> bytes:
         reply = Reply(job.n, job.reason, use, job.tool_calls)
         return self.framing.body(record.id, job.model.name, int(time.time()), reply)
 
@@ -100,7 +102,7 @@ class Embeddings(ChatCompletions):
         job.n, job.reason = 0, "stop"  # no output tokens: the body is due after the TTFT
         return job
 
-    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, int] | None) -> bytes:
+    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None) -> bytes:
         data = b",".join(
             b'{"object":"embedding","index":%d,"embedding":%s}' % (i, vector(i))
             for i in range(record.inputs)

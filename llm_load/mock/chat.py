@@ -19,6 +19,8 @@ from llm_load.mock import payload
 from llm_load.mock.config import MockConfig, MockModel
 from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
+from llm_load.mock.prefix_cache import PrefixCache, prompt_text, with_cached
+from llm_load.mock.reasoning import add_reasoning, with_reasoning
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
@@ -40,6 +42,7 @@ class ChatJob:
         "n",
         "prompt_tokens",
         "reason",
+        "reasoning",
         "stream",
         "tool_calls",
     )
@@ -49,6 +52,7 @@ class ChatJob:
         self.model, self.prompt_tokens = model, chars // 4 + 1
         self.n = tokens if cap is None else min(cap, tokens)
         self.reason = "length" if cap is not None and cap < tokens else "stop"
+        self.n, self.reason = exact_length(data, self.n, self.reason, cap)
         stream = data.get("stream")
         if stream is not None and not isinstance(stream, bool):
             raise HttpError(400, "'stream' must be a boolean")
@@ -59,6 +63,7 @@ class ChatJob:
         )
         self.tool_calls: list[dict[str, Any]] | None = None
         self.deltas: tuple[bytes, ...] = payload.TOKEN_DELTAS
+        self.reasoning = 0  # reasoning tokens streamed before the answer (--reasoning-tokens)
 
     def call_tools(self, calls: list[dict[str, Any]], deltas: tuple[bytes, ...]) -> None:
         """Answer with tool calls (streamed as ``deltas``, one token each) instead of text."""
@@ -76,6 +81,20 @@ def read_cap(data: dict[str, Any]) -> int | None:
             raise HttpError(400, f"'{key}' must be a positive integer")
         return value
     return None
+
+
+def exact_length(data: dict[str, Any], n: int, reason: str, cap: int | None) -> tuple[int, str]:
+    """(tokens, finish reason) with vLLM's exact-length fields: `ignore_eos: true` runs to
+    the cap; `min_tokens` (at most the cap) raises a shorter reply."""
+    if cap is None:
+        return n, reason
+    if data.get("ignore_eos") is True:
+        return cap, "length"
+    low = data.get("min_tokens")
+    if isinstance(low, int) and not isinstance(low, bool) and n < low:
+        n = min(low, cap)
+        return n, "length" if n == cap else reason
+    return n, reason
 
 
 def prompt_chars(messages: Any) -> int:
@@ -135,6 +154,7 @@ class ChatCompletions:
         self._backend = payload.backend_object(config.backend) if config.backend else None
         self.slots = Slots(config.parallel)
         self.faults = Faults.from_config(config, truth)
+        self.prefix_cache = PrefixCache() if config.prompt_tokens_details else None
 
     def _jitter(self) -> float:
         j = self.config.jitter
@@ -170,6 +190,8 @@ class ChatCompletions:
         record.model = model.name
         record.prompt_chars = prompt_chars(data.get("messages"))
         record.messages = len(data["messages"])
+        if self.prefix_cache is not None:
+            record.cached_tokens = self.prefix_cache.serve(prompt_text(data["messages"]))
         blocked = self.config.block_prompt
         if blocked is not None and mentions(data["messages"], blocked):
             raise HttpError(403, "Prompt blocked for security reasons", "content_filter")
@@ -180,6 +202,8 @@ class ChatCompletions:
             job.call_tools(*reply)
         if not self.config.usage:
             job.include_usage = False
+        if self.config.reasoning_tokens and job.stream:
+            job.reasoning = add_reasoning(job, self.config.reasoning_tokens, read_cap(data))
         return job
 
     def chat_data(self, data: dict[str, Any], record: TruthRecord) -> dict[str, Any]:
@@ -187,7 +211,7 @@ class ChatCompletions:
         return data
 
     def frames(
-        self, record: TruthRecord, job: ChatJob, use: dict[str, int] | None
+        self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None
     ) -> payload.StreamFrames:
         """All bytes of the streamed reply to `job`."""
         return payload.StreamFrames(
@@ -195,7 +219,7 @@ class ChatCompletions:
             self._backend,
         )  # fmt: skip
 
-    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, int] | None) -> bytes:
+    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None) -> bytes:
         """The JSON body of the non-streamed reply to `job`."""
         message = None
         if job.tool_calls is not None:
@@ -216,6 +240,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
+        use = with_reasoning(with_cached(use, record.cached_tokens), job.reasoning)
         frames = self.frames(record, job, use)
         args = (conn, record, frames, job.model.itl_ms / 1e3, self._jit)
         stream = Stream(*args) if fault is None else self._faults().stream(fault, *args)
@@ -244,6 +269,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
+        use = with_cached(use, record.cached_tokens)
         body = self.body(record, job, use)
         head = payload.backend_header(self._backend)
         args = (conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head))

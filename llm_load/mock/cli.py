@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     g.add_argument("--no-usage", action="store_true", help="never report token usage")
     g.add_argument(
+        "--prompt-tokens-details", action="store_true",
+        help="keep a prefix cache (blocks of 16 tokens) and report its hits in "
+        "usage.prompt_tokens_details.cached_tokens, as vLLM does with that flag",
+    )  # fmt: skip
+    g.add_argument(
+        "--reasoning-tokens", type=int, default=0, metavar="N",
+        help="stream N reasoning_content tokens before each streamed answer (a reasoning "
+        "model); usage reports them in completion_tokens_details.reasoning_tokens",
+    )  # fmt: skip
+    g.add_argument(
         "--backend", metavar="NAME",
         help="put a 'backend' object (machine_name NAME) in chat responses and chunks, and an "
         "X-Backend header, as hosted LLM APIs do",
@@ -167,6 +177,8 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         block_prompt=args.block_prompt,
         backend=args.backend,
         usage=not args.no_usage,
+        prompt_tokens_details=args.prompt_tokens_details,
+        reasoning_tokens=max(0, args.reasoning_tokens),
         tools=not args.no_tools,
         tool_cases=_tool_cases(args.tool_cases),
         tool_error_rate=args.tool_error_rate,

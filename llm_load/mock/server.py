@@ -2,8 +2,10 @@
 
 Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions`` (and the other APIs:
 ``/v1/responses``, ``/v1/messages``, ``/v1/completions``, ``/v1/embeddings``, see
-:mod:`llm_load.mock.apis`), ``GET /stats``
-(``?detail=1`` adds per-token offsets) and ``POST /stats/reset``. Only ``/v1/*`` requires the API
+:mod:`llm_load.mock.apis`), ``POST /tokenize``
+(:mod:`llm_load.mock.tokenize`), ``GET /stats`` (``?detail=1`` adds per-token offsets),
+``POST /stats/reset`` and ``GET /metrics`` (Prometheus text in vLLM's names,
+:mod:`llm_load.mock.metrics`). Only ``/v1/*`` requires the API
 key. With ``root_path`` (``--root-path /api``) the ``/v1`` routes move to ``/api/v1/...``;
 ``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
 total number of characters of all message contents (string contents, plus the ``text`` of
@@ -23,14 +25,17 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs
 
+from llm_load import kernel_stamps
 from llm_load.mock import payload
 from llm_load.mock.apis import api_routes
 from llm_load.mock.chat import ChatCompletions
 from llm_load.mock.config import MockConfig
+from llm_load.mock.metrics import CONTENT_TYPE, MockMetrics
 from llm_load.mock.payload import HttpError
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Waiting
 from llm_load.mock.stamped_reads import StampedReader
+from llm_load.mock.tokenize import tokenize_route
 from llm_load.mock.truth import TruthStore
 
 _perf = time.perf_counter
@@ -103,7 +108,8 @@ class MockProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.write = self.transport.write
         self.app.connections.add(self)
-        self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
+        if self.app.kernel_stamps:
+            self._reader = StampedReader.attach(transport, self._stamped_data, self._input_closed)
 
     def _stamped_data(self, data: bytes, arrived: float | None) -> None:
         if self.transport is not None and self.transport.is_reading():
@@ -225,6 +231,7 @@ class MockServer:
         self.connections: set[MockProtocol] = set()
         self.port = config.port
         self._server: asyncio.Server | None = None
+        self.kernel_stamps = kernel_stamps.enabled()  # request arrivals from the kernel
         created = int(time.time())
         self._models = {
             "object": "list",
@@ -243,7 +250,10 @@ class MockServer:
             **api_routes(config, self.truth, self.check_auth, v1),
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
+            "/metrics": {"GET": self._metrics},
+            config.root_path + "/tokenize": {"POST": tokenize_route(config.max_model_len)},
         }
+        self.metrics = MockMetrics(self.truth, config.parallel)
 
     @property
     def base_url(self) -> str:
@@ -321,6 +331,10 @@ class MockServer:
     def _stats(self, conn: MockProtocol, req: Request) -> None:
         detail = parse_qs(req.query).get("detail", ["0"])[-1].lower() in ("1", "true", "yes")
         conn.send_json(self.truth.snapshot(detail))
+
+    def _metrics(self, conn: MockProtocol, req: Request) -> None:
+        body = self.metrics.render(self.connections)
+        conn.finish(payload.response(200, body, close=not conn.keep_alive, ctype=CONTENT_TYPE))
 
     def _reset(self, conn: MockProtocol, req: Request) -> None:
         conn.send_json({"status": "ok", "cleared": self.truth.reset()})

@@ -23,6 +23,7 @@ class TruthRecord:
 
     __slots__ = (
         "api",
+        "cached_tokens",
         "completed",
         "end_at",
         "fault",
@@ -57,6 +58,7 @@ class TruthRecord:
         self.fault: str | None = None  # injected fault carried out: http_<status>, dropped, stalled
         self.tool_answer = ""  # injected tool-answer kind ("correct" included) of a known case
         self.tool_case = ""  # id of that case
+        self.cached_tokens: int | None = None  # prompt tokens from the prefix cache (if on)
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
@@ -84,6 +86,8 @@ class TruthRecord:
             out["inputs"] = self.inputs
         if self.tool_answer:
             out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
+        if self.cached_tokens is not None:
+            out["cached_tokens"] = self.cached_tokens
         if detail:
             out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
         return out
@@ -132,6 +136,10 @@ class TruthStore:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def records(self) -> list[TruthRecord]:
+        """The records kept, oldest first."""
+        return list(self._records)
 
     def snapshot(self, detail: bool = False) -> dict[str, Any]:
         """The ``GET /stats`` document."""

@@ -12,49 +12,33 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from llm_load.core.metrics.catalogue import CONSOLE_COLUMNS, value
 from llm_load.core.metrics.slo import describe_slo
+from llm_load.report.rows import fmt_ms, formatter, model_rows
+from llm_load.report.server import server_lines
 
 __all__ = ["print_summary", "print_thresholds", "print_tool_calls", "summary_table"]
 
-PERCENTILES = ("p50", "p90", "p99")
 WIDTH = 100
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def _dist(stats: dict[str, Any]) -> str:
-    return "/".join(_ms(stats.get(p)) for p in PERCENTILES)  # compact: fits 100 columns
-
-
 def summary_table(summary: dict[str, Any]) -> Table:
-    """One row per model plus a total row when there are several models."""
+    """One row per model plus a total row when there are several models; the columns are
+    the metric catalogue's `CONSOLE_COLUMNS`."""
     table = Table(
         title=f"LLM summary  ({summary['duration_s']:.1f} s, {summary['target']})",
         caption="latencies in ms: p50 / p90 / p99;  ITL and TPOT means in ms",
         title_justify="left",
     )
     table.add_column("model", overflow="fold")  # long model ids fold; numbers never wrap
-    for header in ("reqs", "fail", "req/s", "TTFT", "ITL", "TPOT", "E2E", "out tok/s"):
+    for header, _ in CONSOLE_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
-    rows = list(summary["by_model"].items())
-    if len(rows) != 1:
-        rows.append(("all models", summary["totals"]))
-    for name, m in rows:
-        table.add_row(
-            name,
-            f"{m['requests']:,}",
-            f"{m['failures']:,}",
-            f"{m['requests_per_s']:.2f}",
-            _dist(m["ttft_ms"]),
-            _ms(m["itl_ms"]["mean"]),
-            _ms(m["tpot_ms"]["mean"]),
-            _dist(m["e2e_ms"]),
-            f"{m['output_tokens_per_s']:,.1f}",
-        )
+    for name, metrics in model_rows(summary, always_total=False):
+        cells = [
+            "/".join(formatter(key)(value(metrics, key)) for key in keys)  # fits 100 columns
+            for _, keys in CONSOLE_COLUMNS
+        ]
+        table.add_row(name, *cells)
     return table
 
 
@@ -73,6 +57,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     if summary.get("interrupted"):
         console.print("interrupted (Ctrl-C / SIGTERM): the numbers cover the run until then")
     print_tool_calls(summary, console)
+    for line in server_lines(summary):  # server-metrics hook
+        console.print(line, markup=False)
     if summary.get("workers_lost"):
         lost = summary["workers_lost"]
         console.print(f"workers lost during the run: {lost} (counted up to their last report)")
@@ -116,7 +102,7 @@ def print_tool_calls(summary: dict[str, Any], console: Console) -> None:
         console.print(
             f"tool calls {name}: {tools['correct']:,}/{tools['expected']:,} correct "
             f"({tools['accuracy']:.1%}); wrong: {errors}; complete call "
-            f"p50/p99 {_ms(call.get('p50'))}/{_ms(call.get('p99'))} ms",
+            f"p50/p99 {fmt_ms(call.get('p50'))}/{fmt_ms(call.get('p99'))} ms",
             markup=False,
         )
 

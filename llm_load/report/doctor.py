@@ -74,7 +74,10 @@ def print_step(step: dict[str, Any], console: Console | None = None) -> None:
 
 
 def print_verdict(result: dict[str, Any], console: Console | None = None) -> None:
-    """Print the one-line verdict."""
+    """Print the one-line verdict (after the server-metrics line, when probed)."""
+    metrics = result.get("server_metrics")  # server-metrics hook
+    if metrics:
+        (console or _console()).print(f"· server metrics: {metrics['message']}", markup=False)
     mark = _symbols()["ok" if result["ok"] else "fail"]
     style = STYLES["ok" if result["ok"] else "fail"]
     (console or _console()).print(f"{mark} verdict: {result['verdict']}", markup=False, style=style)

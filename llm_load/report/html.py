@@ -31,6 +31,7 @@ from llm_load.report.rows import (
     stat,
     tool_calls,
 )
+from llm_load.report.server import server_charts, server_note, server_tables
 
 __all__ = ["Raw", "badge", "html_page", "html_table", "json_script", "render_html"]
 
@@ -249,11 +250,24 @@ def _charts_sections(summary: dict[str, Any], charts: list[dict[str, Any]]) -> s
     return out + _section("Over time", _chart_divs(charts, ("time",)), "over-time")
 
 
+def _server_section(summary: dict[str, Any], charts: list[dict[str, Any]]) -> str:
+    """The server's own account (`--server-metrics`, per-request timings), if any."""
+    if not summary.get("server"):
+        return ""
+    note = server_note(summary)
+    content = f'<p class="note">{escape(note)}</p>\n' if note else ""
+    content += _chart_divs(charts, ("server",))
+    content += "".join(html_table(headers, rows) for headers, rows in server_tables(summary))
+    return _section("Server", content, "server")
+
+
 def render_html(summary: dict[str, Any]) -> str:
     """The whole report page for one summary dict."""
     data = chart_data(summary)
+    data["charts"] += server_charts(summary)  # server-metrics hook
     body = _header(summary) + _section("Per model", _headline(summary), "models")
     body += _charts_sections(summary, data["charts"])
+    body += _server_section(summary, data["charts"])  # server-metrics hook
     latency = _chart_divs(data["charts"], ("percentiles",)) + _percentiles(summary)
     body += _section("Latency distributions", latency, "latency")
     body += _section("Errors", _errors(summary), "errors")

@@ -191,6 +191,9 @@ class FaultServer:
             models = {"object": "list", "data": [{"id": "m", "object": "model"}]}
             conn.sendall(plain("200 OK", "application/json", json.dumps(models).encode()))
             return
+        if req.method == "GET":  # e.g. the run's /metrics scrape: not a chat call, no fault
+            conn.sendall(plain("404 Not Found", "application/json", b'{"detail":"Not Found"}'))
+            return
         self.requests += 1
         if self.delay_s:
             time.sleep(self.delay_s)

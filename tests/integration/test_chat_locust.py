@@ -167,6 +167,17 @@ def test_thresholds_set_the_exit_code(summary_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_a_local_run_loses_no_workers(summary_path):
+    """`workers_lost` is 0 on a local run, so the same CI gate works with or without workers."""
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
+        proc = short_run(mock.base_url, summary_path, "--threshold", "workers_lost == 0")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = load(summary_path)
+    assert s["workers_lost"] == 0 and s["totals"]["requests"] > 0
+    assert s["thresholds"] == [{"check": "workers_lost == 0", "value": 0.0, "ok": True}]
+    assert proc.stderr.count("LLM summary written to") == 1
+
+
 SLOW_START_LOCUSTFILE = """
 import gevent
 from gevent.monkey import get_original

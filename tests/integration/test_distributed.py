@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +71,49 @@ def test_three_workers_merge_to_the_mock_truth(summary_path):
     assert abs(t["ttft_ms"]["p50"] - true_p50) < 3, (t["ttft_ms"], true_p50)
     assert t["output_tokens"] >= 24 * t["requests"]
     assert out.count("LLM summary") == 1 and f"{t['requests']:,}" in out
+
+
+def watch_writes(path: Path, done: threading.Event) -> list[int]:
+    """The inode of each version of `path` seen while polling until `done` (every write
+    is a temp file renamed over it: a new inode)."""
+    seen: list[int] = []
+
+    def poll() -> None:
+        while not done.is_set():
+            try:
+                inode = path.stat().st_ino
+            except FileNotFoundError:
+                inode = 0
+            if inode and (not seen or seen[-1] != inode):
+                seen.append(inode)
+            time.sleep(0.005)
+
+    threading.Thread(target=poll, daemon=True).start()
+    return seen
+
+
+def test_the_master_writes_the_summary_once_complete(summary_path):
+    """Issue 16: one write, after the workers' final reports; `workers_lost` gates."""
+    with spawn_mock("--ttft-ms", "30", "--itl-ms", "3", "--tokens", "16") as mock:
+        master, workers = cluster(
+            mock.base_url, summary_path, 2, 8, "5s", "--threshold", "workers_lost == 0"
+        )
+        done = threading.Event()
+        inodes = watch_writes(summary_path, done)
+        _, err = master.communicate(timeout=60)
+        for worker in workers:
+            worker.wait(timeout=30)
+        time.sleep(0.1)  # a last poll
+        done.set()
+        truth = mock.stats()["requests"]
+    assert master.returncode == 0, err[-3000:]
+    assert err.count("LLM summary written to") == 1, err[-3000:]
+    assert len(inodes) == 1, inodes
+    s = load(summary_path)
+    t = s["totals"]
+    assert t["requests"] + t["cancelled"] == len(truth) and t["failures"] == 0
+    assert s["thresholds"] == [{"check": "workers_lost == 0", "value": 0.0, "ok": True}]
+    assert s["workers_lost"] == 0 and s["passed"] is True
 
 
 def test_request_rows_and_time_series_arrive_on_the_master(summary_path, tmp_path):

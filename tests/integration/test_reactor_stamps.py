@@ -13,13 +13,10 @@ import gevent
 import orjson
 import pytest
 from gevent.monkey import get_original
-from geventhttpclient import HTTPClient
 
 from llm_load.core.wire.chat import ChatStream
-from llm_load.locust import stamps
-from llm_load.locust.reactor import StreamReactor
-from llm_load.locust.stamps import use_stamped_header_reads
-from llm_load.locust.transport import read_sse, use_nonyielding_pool_check
+from llm_load.kernel_stamps import enabled as kernel_stamps_enabled
+from llm_load.locust.wire import StreamReactor, Wire, WireClient, apply_patches, patches, read_sse
 from llm_load.mock.process import spawn_mock
 
 pytestmark = pytest.mark.timeout(60)
@@ -33,19 +30,25 @@ BODY = orjson.dumps(
 
 @pytest.fixture(autouse=True)
 def patched_transport():
-    use_nonyielding_pool_check()  # as install() does: no yield between clock and send
-    use_stamped_header_reads()
+    apply_patches()  # as install() does: the stamped header read
 
 
-def stalled_request(port: int, stall: str) -> tuple[float, ChatStream]:
+def client_with(port: int, reactor: StreamReactor) -> WireClient:
+    """A client whose connections the reactor watches (as `LLMUser`'s), and whose pooled
+    connection check does not yield between the clock and the send."""
+    wire = Wire(reactor)
+    return WireClient("127.0.0.1", port, wire=wire, network_timeout=10, connection_timeout=10)
+
+
+def stalled_request(port: int, stall: str, kernel_stamps: bool) -> tuple[float, ChatStream]:
     """A streamed request whose first token arrives while this process cannot run: stalled
     once the headers were read (the reactor reads the token late) or before (the header
     read takes the token with the headers)."""
-    client = HTTPClient("127.0.0.1", port, network_timeout=10, connection_timeout=10)
-    reactor = StreamReactor(idle_timeout_s=10)
+    reactor = StreamReactor(idle_timeout_s=10, kernel_stamps=kernel_stamps)
+    client = client_with(port, reactor)
     try:
         warm = client.request("POST", "/v1/chat/completions", body=BODY)  # keep-alive
-        read_sse(SimpleNamespace(_response=warm), lambda *_: None, perf_counter(), reactor)
+        read_sse(SimpleNamespace(_response=warm), ChatStream(), perf_counter(), reactor)
         if stall == "before_headers":  # runs as soon as the request waits for its answer
             gevent.spawn(blocking_sleep, STALL_S)
         t0 = perf_counter()
@@ -53,7 +56,7 @@ def stalled_request(port: int, stall: str) -> tuple[float, ChatStream]:
         if stall == "after_headers":
             gevent.spawn_later(0.01, blocking_sleep, STALL_S)
         chat = ChatStream()
-        read_sse(SimpleNamespace(_response=raw), chat.add, t0, reactor)
+        read_sse(SimpleNamespace(_response=raw), chat, t0, reactor)
         return t0, chat
     finally:
         reactor.close()
@@ -75,9 +78,9 @@ def token_lateness_ms(
 @pytest.mark.parametrize("stall", ["after_headers", "before_headers"])
 @pytest.mark.parametrize("kernel_stamps", [True, False])
 def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, kernel_stamps, stall):
-    monkeypatch.setattr(stamps, "ENABLED", kernel_stamps)
     mock_args = ("--ttft-ms", "40", "--itl-ms", "200", "--tokens", "3")
-    chat, late_ms = token_lateness_ms(mock_args, lambda port: stalled_request(port, stall))
+    send = lambda port: stalled_request(port, stall, kernel_stamps)  # noqa: E731
+    chat, late_ms = token_lateness_ms(mock_args, send)
     print(f"kernel_stamps={kernel_stamps} stall={stall} late_ms={[round(x, 3) for x in late_ms]}")
     assert chat.done and len(late_ms) == 3
     assert all(late > -0.5 for late in late_ms), late_ms  # never before the mock wrote it
@@ -89,21 +92,21 @@ def test_a_token_is_stamped_when_it_arrived_not_when_it_was_read(monkeypatch, ke
 
 def test_kernel_stamps_are_on_here():
     """CI runs Linux on 64 bits: the stamps above must be the kernel's, not a fallback."""
-    assert stamps.ENABLED
+    assert kernel_stamps_enabled()
 
 
 def late_reader_request(port: int, watch: bool) -> tuple[float, ChatStream]:
     """A streamed request whose user greenlet reads its headers 150 ms late (other greenlets
     keep it from running; the hub, and so the reactor, runs on), after several tokens."""
-    client = HTTPClient("127.0.0.1", port, network_timeout=10, connection_timeout=10)
     reactor = StreamReactor(idle_timeout_s=10)
     if not watch:
-        stamps.set_watcher(None)
+        reactor.watch = lambda raw: None  # type: ignore[method-assign]  # never watches
+    client = client_with(port, reactor)
     try:
         t0 = perf_counter()
         raw = client.request("POST", "/v1/chat/completions", body=BODY)
         chat = ChatStream()
-        read_sse(SimpleNamespace(_response=raw), chat.add, t0, reactor, None, chat.has_token)
+        read_sse(SimpleNamespace(_response=raw), chat, t0, reactor)
         return t0, chat
     finally:
         reactor.close()
@@ -114,13 +117,13 @@ def late_reader_request(port: int, watch: bool) -> tuple[float, ChatStream]:
 def test_tokens_queued_behind_late_headers_keep_their_own_arrival(monkeypatch, watch):
     """Unread segments are merged in the kernel under the newest one's stamp; the reactor's
     peeks from the moment the request is sent keep each token's own arrival."""
-    read_headers = stamps._read_headers_stamped
+    read_headers = patches._read_headers_stamped
 
-    def late(*args: object) -> None:
+    def late(*args: object) -> float | None:
         gevent.sleep(0.15)
-        read_headers(*args)
+        return read_headers(*args)
 
-    monkeypatch.setattr(stamps, "_read_headers_stamped", late)
+    monkeypatch.setattr(patches, "_read_headers_stamped", late)
     mock_args = ("--ttft-ms", "40", "--itl-ms", "20", "--tokens", "8")
     chat, late_ms = token_lateness_ms(mock_args, lambda port: late_reader_request(port, watch))
     print(f"watch={watch} late_ms={[round(x, 3) for x in late_ms]}")

@@ -80,7 +80,7 @@ def test_multi_turn_sends_growing_histories(tmp_path):
 
 def test_synthetic_scenario_lengths_reach_the_server(tmp_path):
     prompts = {"synthetic": {"input_tokens": {"fixed": 100}, "output_tokens": {"fixed": 5}}}
-    path = scenario(tmp_path, prompts=prompts)
+    path = scenario(tmp_path, prompts=prompts, tokenizer="estimate")  # ~4 chars a token
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "50") as mock:
         proc = run(path, mock.base_url)
         truth = [r for r in mock.stats()["requests"] if r["completed"]]

@@ -41,8 +41,11 @@ def new_key() -> str:
     return f"sk-llmload-{secrets.token_hex(12)}"
 
 
-def run_with_every_artifact(host: str, model: str, key: str, out: Path) -> tuple[str, dict]:
-    """A 2 s headless run writing every artifact into `out`; (all text produced, summary)."""
+def run_with_every_artifact(
+    host: str, model: str, key: str, out: Path, *auth: str
+) -> tuple[str, dict]:
+    """A 2 s headless run writing every artifact into `out`; (all text produced, summary).
+    `auth`: the flags that send the key (default `--api-key KEY`)."""
     out.mkdir()
     artifacts = (
         "--llm-json", str(out / "summary.json"), "--llm-requests", str(out / "rows.jsonl"),
@@ -51,8 +54,8 @@ def run_with_every_artifact(host: str, model: str, key: str, out: Path) -> tuple
         "--loglevel", "DEBUG",
     )  # fmt: skip
     proc = run_locust(
-        "-u", "2", "-r", "2", "-t", "2s", "-H", host, "--model", model, "--api-key", key,
-        *artifacts,
+        "-u", "2", "-r", "2", "-t", "2s", "-H", host, "--model", model,
+        *(auth or ("--api-key", key)), *artifacts,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     files = sorted(p for p in out.iterdir() if p.is_file())
@@ -81,6 +84,27 @@ def test_a_key_echoed_back_by_the_server_is_redacted_everywhere(tmp_path):
     assert error["kind"] == "http_401"
     assert error["example"].startswith("Incorrect API key provided: [redacted].")
     assert "Incorrect API key provided: [redacted]." in text  # the message is still shown
+    assert key not in text
+
+
+def test_a_key_sent_as_a_header_is_in_no_artifact(tmp_path):
+    key = new_key()
+    auth = ("--header", f"Authorization: Bearer {key}", "--header", "X-Team: blue")
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8", "--api-key", key) as mock:
+        text, s = run_with_every_artifact(mock.base_url, "mock-llm", key, tmp_path / "run", *auth)
+    assert s["totals"]["requests"] > 0 and s["totals"]["failures"] == 0  # the header was sent
+    shown = {"Authorization": f"Bearer sk-…{key[-4:]}", "X-Team": "blue"}
+    assert s["settings"]["headers"] == shown
+    assert key not in text
+
+
+def test_a_secret_header_echoed_back_is_redacted(tmp_path):
+    key = new_key()
+    auth = ("--header", f"Authorization: Bearer {key}")
+    with FaultServer("echo_key") as server:
+        text, s = run_with_every_artifact(server.base_url, "m", key, tmp_path / "run", *auth)
+    assert s["totals"]["failures"] == s["totals"]["requests"] > 0
+    assert s["errors"][0]["example"].startswith("Incorrect API key provided: [redacted].")
     assert key not in text
 
 

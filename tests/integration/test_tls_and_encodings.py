@@ -24,8 +24,7 @@ import pytest
 from geventhttpclient import HTTPClient
 
 from llm_load.core.wire.chat import ChatStream
-from llm_load.locust.reactor import StreamReactor
-from llm_load.locust.transport import read_sse
+from llm_load.locust.wire import StreamReactor, read_sse
 from tests.conftest import clean_env, load, short_run
 from tests.integration.fault_server import TEXT, TOKENS, FaultServer
 
@@ -146,7 +145,7 @@ def read_in_process(server: FaultServer, reactor: StreamReactor | None) -> ChatS
     try:
         raw = client.request("POST", "/v1/chat/completions", body=b'{"stream": true}')
         chat = ChatStream()
-        read_sse(SimpleNamespace(_response=raw), chat.add, perf_counter(), reactor)
+        read_sse(SimpleNamespace(_response=raw), chat, perf_counter(), reactor)
         return chat
     finally:
         client.close()

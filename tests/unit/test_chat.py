@@ -153,3 +153,24 @@ def test_request_body():
     assert "stream_options" not in chat_request_body(
         "m", [], max_tokens=None, temperature=None, stream=False
     )
+
+
+def test_first_answer_after_reasoning_and_reasoning_tokens():
+    from llm_load.core.metrics.record import record_from_stream
+
+    s = ChatStream()
+    s.add(chunk({"reasoning_content": "hm"}), 0.1)
+    s.add(chunk({"reasoning": "so"}), 0.2)
+    s.add(chunk({"content": "Yes"}), 0.3)
+    s.add(chunk({"content": "."}, finish="stop"), 0.4)
+    assert (s.token_times_s[0], s.first_answer_s, s.reasoning_chunks) == (0.1, 0.3, 2)
+    rec = record_from_stream(s, model="m", started_at=0, e2e_s=0.5, streamed=True, prompt_chars=4)
+    assert (rec.ttft_ms, rec.ttfo_ms) == (100.0, 300.0)
+    assert (rec.reasoning_tokens, rec.reasoning_estimated) == (2, True)
+    usage = {"completion_tokens": 9, "completion_tokens_details": {"reasoning_tokens": 7}}
+    s.add(chunk(usage=usage, choices=False), 0.45)
+    rec = record_from_stream(s, model="m", started_at=0, e2e_s=0.5, streamed=True, prompt_chars=4)
+    assert (rec.reasoning_tokens, rec.reasoning_estimated) == (7, False)
+    plain = ChatStream()
+    plain.add(chunk({"content": "Hi"}), 0.2)
+    assert plain.first_answer_s == 0.2 and plain.reasoning_chunks == 0

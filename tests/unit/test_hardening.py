@@ -19,8 +19,8 @@ from geventhttpclient.response import HTTPConnectionClosed
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding, body_decoder
 from llm_load.core.wire.endpoint import scrub
 from llm_load.locust.settings import Settings
-from llm_load.locust.transport import StreamClosed, TTFTTimeout
 from llm_load.locust.user import failure_kind, http_failure
+from llm_load.locust.wire import StreamClosed, TTFTTimeout
 
 BODY = 'data: {"choices":[{"delta":{"content":"Grüße 東京 🤖"}}]}\n\n'.encode() * 20
 

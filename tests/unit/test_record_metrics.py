@@ -114,6 +114,7 @@ def random_record(rng: random.Random) -> RequestRecord:
         error_kind=rng.choice(["http_500", "timeout"]) if fail else None,
         error_message="boom" if fail else None,
         cancelled=rng.random() < 0.05,
+        requested_input_tokens=rng.choice([None, 50, 50 + rng.randint(-3, 3)]),
     )
 
 
@@ -146,6 +147,8 @@ def test_merged_worker_books_equal_one_book(workers):
         assert a[hist]["mean"] == pytest.approx(b[hist]["mean"])
     assert whole.error_list()[0]["count"] == merged.error_list()[0]["count"]
     assert a["tool_calls"] == b["tool_calls"] and a["tool_calls"]["expected"] > 0
+    assert a["input_tokens_drift"] == b["input_tokens_drift"]
+    assert a["input_tokens_drift"]["drift"] and a["input_tokens_drift"]["max_abs_tokens"] > 3
     for hist in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
         assert a[hist]["count"] == b[hist]["count"] > 0 and a[hist]["p99"] == b[hist]["p99"]
     start = 1_800_000_000

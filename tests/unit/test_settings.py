@@ -101,3 +101,24 @@ def test_one_option_table_drives_parser_settings_and_summary():
 )
 def test_each_option_is_also_an_env_var(env, attribute, value):
     assert getattr(Settings.from_options(parse(env=env), "h", {}), attribute) == value
+
+
+def test_scenario_headers_read_secrets_from_the_environment_and_flags_win(tmp_path):
+    from llm_load.core.scenario.schema import ScenarioError, load_scenario
+    from llm_load.locust.settings import resolve_settings
+
+    path = tmp_path / "s.yaml"
+    target = "{host: 'http://h', headers: {Authorization: 'Bearer ${TEAM_KEY}', X-Team: red}}"
+    path.write_text(
+        f"name: s\ntarget: {target}\nmodels: [{{name: m}}]\nprompts: {{inline: [hi]}}\n"
+    )
+    argv = ["--scenario", str(path), "--header", "X-Team: blue"]
+    s = resolve_settings(parse(argv), "", environ={"TEAM_KEY": "sk-team-secret-99"})
+    assert s.request_headers() == {"Authorization": "Bearer sk-team-secret-99", "X-Team": "blue"}
+    assert "sk-team-secret-99" in s.secrets and "sk-team-secret-99" not in str(s.public())
+    with pytest.raises(ScenarioError, match="TEAM_KEY unset"):
+        resolve_settings(parse(argv), "", environ={})
+    path.write_text(path.read_text().replace("${TEAM_KEY}", "sk-literal-1"))
+    with pytest.raises(ScenarioError, match="never put a secret") as error:
+        load_scenario(path)
+    assert "sk-literal-1" not in str(error.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_load.locust.stamps import Marks, event_end
+from llm_load.locust.wire.stamps import Marks, event_end
 
 
 def marks(*pairs: tuple[int, float]) -> Marks:

@@ -75,3 +75,27 @@ def test_evaluate_sets_passed():
     s = evaluate([parse_threshold("ttft_ms.p99 < 500"), parse_threshold("error_rate < 0.01")], s)
     assert not s["passed"]
     assert evaluate([], summary())["passed"]
+
+
+@pytest.mark.parametrize(
+    ("lost", "expr", "ok"),
+    [
+        (0, "workers_lost == 0", True),
+        (1, "workers_lost == 0", False),
+        (2, "workers_lost <= 1", False),
+        (None, "workers_lost == 0", False),  # a summary without the field: no data
+    ],
+)
+def test_workers_lost_is_a_number_of_the_whole_run(lost, expr, ok):
+    s = summary() if lost is None else {**summary(), "workers_lost": lost}
+    result = parse_threshold(expr).check(s)
+    assert result == {"check": expr, "value": None if lost is None else float(lost), "ok": ok}
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [("workers_lost@m < 1", "whole run, not @MODEL"), ("workers_lost.max < 1", "takes no .max")],
+)
+def test_workers_lost_takes_no_model_or_stat(expr, message):
+    with pytest.raises(ThresholdError, match=message.replace(".", r"\.")):
+        parse_threshold(expr)

@@ -13,16 +13,19 @@ the rest counted by grade in `tool_errors` — an HTTP failure is never graded. 
 `SLO` set on the book, successful calls that meet it count as `good` (and their output
 tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
 per-interval `TimeSeries` of the same records.
+Responses carrying the server's own timings also feed `server_ttft_ms`, `server_queue_ms`
+and `outside_ms` (like TTFT: from every call).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from llm_load.core.metrics.histogram import LogHistogram
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLO
+from llm_load.core.metrics.summary_types import ErrorEntry, Metrics
 from llm_load.core.metrics.timeseries import TimeSeries
 from llm_load.core.scenario.arrivals import ArrivalStats
 
@@ -30,6 +33,12 @@ __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMe
 
 # Tool-call timings and whole tool-loop tasks: only in summaries of tool traffic.
 TOOL_HISTOGRAMS = ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s", "task_ms")
+# The server's own per-request timings: only in summaries of servers that send them.
+SERVER_HISTOGRAMS = ("server_ttft_ms", "server_queue_ms", "outside_ms")
+# TTFT of requests the server served partly from its prefix cache (hit) or not (miss).
+# TTFO: the first answer token after reasoning (shown when any request reasoned).
+NEWER_HISTOGRAMS = ("ttft_cache_hit_ms", "ttft_cache_miss_ms", "ttfo_ms")
+OPTIONAL_HISTOGRAMS = (*TOOL_HISTOGRAMS, *SERVER_HISTOGRAMS, *NEWER_HISTOGRAMS)
 HISTOGRAMS = (
     "ttft_ms",
     "itl_ms",
@@ -37,6 +46,8 @@ HISTOGRAMS = (
     "e2e_ms",
     "request_output_tokens_per_s",
     *TOOL_HISTOGRAMS,
+    *SERVER_HISTOGRAMS,
+    *NEWER_HISTOGRAMS,
 )
 SUMMARY_COUNTERS = (
     "requests",
@@ -48,9 +59,15 @@ SUMMARY_COUNTERS = (
     "usage_estimated",
     "connection_retries",
 )
-# Tools: in `tool_calls`; requests meeting the SLO: in `goodput` (absent from older dicts).
+# Tools: in `tool_calls`; requests meeting the SLO: in `goodput`; requested vs reported
+# prompt tokens: in `input_tokens_drift` (these two groups are absent from older dicts).
 GOODPUT_COUNTERS = ("good", "good_output_tokens")
-COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *GOODPUT_COUNTERS)
+DRIFT_COUNTERS = ("input_checked", "input_exact", "input_drift_abs", "input_drift_max")
+# Prefix cache: requests whose usage said, of them hits, their cached and prompt tokens.
+CACHE_COUNTERS = ("cache_reported", "cache_hits", "cached_tokens", "cache_prompt_tokens")
+REASONING_COUNTERS = ("reasoning_requests", "reasoning_tokens", "reasoning_estimated")
+NEWER_COUNTERS = (*GOODPUT_COUNTERS, *DRIFT_COUNTERS, *CACHE_COUNTERS, *REASONING_COUNTERS)
+COUNTERS = (*SUMMARY_COUNTERS, "tool_expected", "tool_correct", *NEWER_COUNTERS)
 
 
 class ModelMetrics:
@@ -70,6 +87,17 @@ class ModelMetrics:
     tool_correct: int
     good: int
     good_output_tokens: int
+    input_checked: int
+    input_exact: int
+    input_drift_abs: int
+    input_drift_max: int
+    cache_reported: int
+    cache_hits: int
+    cached_tokens: int
+    cache_prompt_tokens: int
+    reasoning_requests: int
+    reasoning_tokens: int
+    reasoning_estimated: int
     ttft_ms: LogHistogram
     itl_ms: LogHistogram
     tpot_ms: LogHistogram
@@ -79,6 +107,9 @@ class ModelMetrics:
     tool_call_ms: LogHistogram
     tool_args_tokens_per_s: LogHistogram
     task_ms: LogHistogram
+    ttft_cache_hit_ms: LogHistogram
+    ttft_cache_miss_ms: LogHistogram
+    ttfo_ms: LogHistogram
 
     def __init__(self) -> None:
         for name in COUNTERS:
@@ -92,8 +123,16 @@ class ModelMetrics:
         self.output_tokens += rec.output_tokens
         self.input_tokens += rec.input_tokens
         self.connection_retries += rec.connection_retries
+        if (drift := rec.input_drift) is not None:
+            self._add_drift(drift)
+        if rec.cached_tokens is not None and not rec.cancelled:
+            self._add_cache(rec, rec.cached_tokens)
+        if rec.reasoning_tokens is not None and not rec.cancelled:
+            self._add_reasoning(rec, rec.reasoning_tokens)
         if rec.ttft_ms is not None:
             self.ttft_ms.record(rec.ttft_ms)
+        if rec.server_ttft_ms is not None:
+            self._add_server_times(rec)
         record_itl = self.itl_ms.record
         for gap in rec.itl_ms:
             record_itl(gap)
@@ -124,6 +163,33 @@ class ModelMetrics:
         if (rate := rec.output_tokens_per_s) is not None:
             self.request_output_tokens_per_s.record(rate)
 
+    def _add_server_times(self, rec: RequestRecord) -> None:
+        for name in SERVER_HISTOGRAMS:
+            if (value := getattr(rec, name)) is not None:
+                getattr(self, name).record(value)
+
+    def _add_drift(self, drift: int) -> None:
+        self.input_checked += 1
+        self.input_exact += drift == 0
+        self.input_drift_abs += abs(drift)
+        self.input_drift_max = max(self.input_drift_max, abs(drift))
+
+    def _add_reasoning(self, rec: RequestRecord, tokens: int) -> None:
+        self.reasoning_requests += 1
+        self.reasoning_tokens += tokens
+        self.reasoning_estimated += rec.reasoning_estimated
+        if rec.ttfo_ms is not None:
+            self.ttfo_ms.record(rec.ttfo_ms)
+
+    def _add_cache(self, rec: RequestRecord, cached: int) -> None:
+        self.cache_reported += 1
+        self.cache_hits += cached > 0
+        self.cached_tokens += cached
+        self.cache_prompt_tokens += rec.input_tokens
+        if rec.ttft_ms is not None:
+            split = self.ttft_cache_hit_ms if cached > 0 else self.ttft_cache_miss_ms
+            split.record(rec.ttft_ms)
+
     def _add_tool_times(self, rec: RequestRecord) -> None:
         for name in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
             if (value := getattr(rec, name)) is not None:
@@ -137,8 +203,10 @@ class ModelMetrics:
             self.tool_errors[grade] = self.tool_errors.get(grade, 0) + 1
 
     def merge(self, other: ModelMetrics) -> None:
+        drift_max = max(self.input_drift_max, other.input_drift_max)  # a maximum, not a sum
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.input_drift_max = drift_max
         for name in HISTOGRAMS:
             getattr(self, name).merge(getattr(other, name))
         for grade, count in other.tool_errors.items():
@@ -154,14 +222,19 @@ class ModelMetrics:
     def from_dict(cls, data: dict[str, Any]) -> ModelMetrics:
         book = cls()
         for name in COUNTERS:
-            value = data.get(name, 0) if name in GOODPUT_COUNTERS else data[name]
+            value = data.get(name, 0) if name in NEWER_COUNTERS else data[name]
             setattr(book, name, int(value))
         for name in HISTOGRAMS:
-            setattr(book, name, LogHistogram.from_dict(data[name]))
+            hist = (
+                data.get(name)
+                if name in SERVER_HISTOGRAMS or name in NEWER_HISTOGRAMS
+                else data[name]
+            )
+            setattr(book, name, LogHistogram.from_dict(hist) if hist else LogHistogram())
         book.tool_errors = {str(k): int(v) for k, v in data["tool_errors"].items()}
         return book
 
-    def summary(self, duration_s: float, slo: SLO | None = None) -> dict[str, Any]:
+    def summary(self, duration_s: float, slo: SLO | None = None) -> Metrics:
         """The `METRICS` object of summary.json; rates are per second of `duration_s`;
         `goodput` only when the run has an `slo`."""
         out: dict[str, Any] = {name: getattr(self, name) for name in SUMMARY_COUNTERS}
@@ -171,7 +244,7 @@ class ModelMetrics:
         out["error_rate"] = self.failures / self.requests if self.requests else 0.0
         for name in HISTOGRAMS:
             hist = getattr(self, name)
-            if hist.count or name not in TOOL_HISTOGRAMS:
+            if hist.count or name not in OPTIONAL_HISTOGRAMS:
                 out[name] = hist.summary()
         if self.tool_expected:
             accuracy = self.tool_correct / self.tool_expected
@@ -182,6 +255,17 @@ class ModelMetrics:
                 "accuracy": accuracy,
                 "by_error": dict(sorted(self.tool_errors.items())),
             }
+        if self.input_checked:
+            out["input_tokens_drift"] = self._drift()
+        if self.cache_reported:
+            out["cached_tokens"] = self.cached_tokens
+            out["prefix_cache"] = self._cache()
+        if self.reasoning_requests:
+            out["reasoning"] = {
+                "requests": self.reasoning_requests,
+                "tokens": self.reasoning_tokens,
+                "estimated_requests": self.reasoning_estimated,
+            }
         if slo is not None:
             out["goodput"] = {
                 "slo": slo.as_dict(),
@@ -190,7 +274,31 @@ class ModelMetrics:
                 "requests_per_s": per_s(self.good),
                 "output_tokens_per_s": per_s(self.good_output_tokens),
             }
-        return out
+        return cast(Metrics, out)
+
+    def _cache(self) -> dict[str, Any]:
+        """Prefix-cache use: `hit_ratio` = cached / prompt tokens (as vLLM's own counters
+        count it), `request_hit_ratio` = requests with any cached token."""
+        prompt, reported = self.cache_prompt_tokens, self.cache_reported
+        return {
+            "requests_reported": reported,
+            "hits": self.cache_hits,
+            "cached_tokens": self.cached_tokens,
+            "prompt_tokens": prompt,
+            "hit_ratio": self.cached_tokens / prompt if prompt else 0.0,
+            "request_hit_ratio": self.cache_hits / reported,
+        }
+
+    def _drift(self) -> dict[str, Any]:
+        """Requested vs reported prompt tokens: `drift` is True when any request missed."""
+        checked = self.input_checked
+        return {
+            "checked": checked,
+            "exact": self.input_exact,
+            "mean_abs_tokens": self.input_drift_abs / checked,
+            "max_abs_tokens": self.input_drift_max,
+            "drift": self.input_exact < checked,
+        }
 
 
 @dataclass
@@ -214,6 +322,14 @@ class MetricsBook:
     series: TimeSeries = field(default_factory=TimeSeries)
     arrivals: ArrivalStats = field(default_factory=ArrivalStats)  # open-loop loads only
     slo: SLO | None = None  # the run's SLO (configuration: kept by `reset`, not on the wire)
+    warmup_requests: int = 0  # warm-up calls: in the time series only
+    warmup_until: float = 0.0  # epoch s when the warm-up ended (the latest of every process)
+
+    def add_warmup(self, rec: RequestRecord, until: float) -> None:
+        """Account a warm-up call: the time series only."""
+        self.series.add(rec, False)
+        self.warmup_requests += 1
+        self.warmup_until = max(self.warmup_until, until)
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -238,12 +354,15 @@ class MetricsBook:
             self.errors.setdefault(kind, ErrorStat()).merge(stat)
         self.series.merge(other.series)
         self.arrivals.merge(other.arrivals)
+        self.warmup_requests += other.warmup_requests
+        self.warmup_until = max(self.warmup_until, other.warmup_until)
 
     def reset(self) -> None:
         self.by_model.clear()
         self.errors.clear()
         self.series.reset()
         self.arrivals.reset()
+        self.warmup_requests, self.warmup_until = 0, 0.0
 
     @property
     def empty(self) -> bool:
@@ -266,6 +385,7 @@ class MetricsBook:
             "errors": {k: {"count": e.count, "example": e.example} for k, e in self.errors.items()},
             "series": self.series.to_dict(),
             "arrivals": self.arrivals.to_dict(),
+            "warmup": [self.warmup_requests, self.warmup_until],
         }
 
     @classmethod
@@ -277,9 +397,11 @@ class MetricsBook:
             },
             series=TimeSeries.from_dict(data["series"]),
             arrivals=ArrivalStats.from_dict(data["arrivals"]),
+            warmup_requests=int(data.get("warmup", (0, 0))[0]),
+            warmup_until=float(data.get("warmup", (0, 0))[1]),
         )
 
-    def error_list(self) -> list[dict[str, Any]]:
+    def error_list(self) -> list[ErrorEntry]:
         """`errors[]` of summary.json, most frequent first."""
         ranked = sorted(self.errors.items(), key=lambda item: (-item[1].count, item[0]))
         return [{"kind": k, "count": e.count, "example": e.example} for k, e in ranked]

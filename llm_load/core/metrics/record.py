@@ -3,24 +3,32 @@
 Definitions (all from the client's clock, seconds since the request was sent):
 - TTFT: arrival of the first chunk carrying content, reasoning or a tool call (not the
   headers, not a role-only chunk). Streaming only.
+- TTFO: arrival of the first chunk carrying content or a tool call: the answer, after any
+  reasoning (equal to TTFT without reasoning). Reasoning tokens come from
+  `usage.completion_tokens_details.reasoning_tokens`, else reasoning chunks (estimated).
 - ITL: each gap between consecutive token-carrying chunks (`itl_ms_mean`: their mean).
 - TPOT: (E2E - TTFT) / (output_tokens - 1), when at least two tokens came back.
 - E2E: from sending the request to the end of the response.
 - Output tokens/s per request: output_tokens / E2E.
 - Tool calls (streaming): time to the first and to the last tool-call delta, and tool-call
   chunks per second between them (about one argument token per chunk).
+- Server timings: the server's own TTFT and queue time when its response says them
+  (llama.cpp `timings`, vLLM `metrics`), and `outside_ms` = TTFT - server TTFT.
 Output tokens come from the server's `usage` when it sends one; otherwise they are
 estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
+Prompt tokens served from the server's prefix cache come from its usage details too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
+from llm_load.core.server.timings import server_times
 from llm_load.core.wire.chat import ChatStream
 
-__all__ = ["RequestRecord", "estimate_tokens", "record_from_stream"]
+__all__ = ["RequestRecord", "cached_tokens", "estimate_tokens", "record_from_stream"]
 
 CHARS_PER_TOKEN = 4
 
@@ -49,6 +57,32 @@ class RequestRecord:
     connection_retries: int = 0  # stale keep-alive connections retried before a response
     tool_grade: str | None = None  # a tool case's grade ("correct" or an error bucket)
     tool_call_times_s: tuple[float, ...] = ()  # arrivals of chunks with a tool-call delta
+    server_ttft_ms: float | None = None  # the server's own TTFT (llama.cpp / vLLM timings)
+    server_queue_ms: float | None = None  # the server's own queue time, when it says
+
+    @property
+    def outside_ms(self) -> float | None:
+        """Client TTFT minus the server's: frontend, tokenisation, network and client."""
+        if self.ttft_s is None or self.server_ttft_ms is None:
+            return None
+        return self.ttft_s * 1000.0 - self.server_ttft_ms
+
+    requested_input_tokens: int | None = None  # prompt tokens asked for (synthetic prompts)
+    cached_tokens: int | None = None  # prompt tokens served from the prefix cache (reported)
+    ttfo_s: float | None = None  # first answer (content / tool call) token, after reasoning
+    reasoning_tokens: int | None = None  # None: no reasoning seen
+    reasoning_estimated: bool = False  # counted from reasoning chunks (usage did not say)
+
+    @property
+    def ttfo_ms(self) -> float | None:
+        return None if self.ttfo_s is None else self.ttfo_s * 1000.0
+
+    @property
+    def input_drift(self) -> int | None:
+        """Reported minus requested prompt tokens (None: nothing requested or reported)."""
+        if self.requested_input_tokens is None or not self.usage_reported or not self.ok:
+            return None
+        return self.input_tokens - self.requested_input_tokens
 
     @property
     def ok(self) -> bool:
@@ -108,6 +142,14 @@ class RequestRecord:
         return self.output_tokens / self.e2e_s
 
 
+def cached_tokens(usage: dict[str, Any] | None) -> int | None:
+    """`usage.prompt_tokens_details.cached_tokens` (vLLM with --enable-prompt-tokens-details,
+    llama.cpp, OpenAI), or None when the server does not say."""
+    details = (usage or {}).get("prompt_tokens_details")
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _stream_error(stream: ChatStream, streamed: bool) -> tuple[str, str] | None:
     """The failure a well-framed response still carries, if any."""
     if stream.error is not None:
@@ -136,6 +178,7 @@ def record_from_stream(
     cancelled: bool = False,
     connection_retries: int = 0,
     tool_grade: str | None = None,
+    requested_input_tokens: int | None = None,
 ) -> RequestRecord:
     """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
     if failure is None and not cancelled:
@@ -148,6 +191,7 @@ def record_from_stream(
     else:
         output = estimate_tokens(len(stream.content) + len(stream.reasoning))
     times = tuple(stream.token_times_s) if streamed else ()
+    server_ttft_ms, server_queue_ms = server_times(stream.server_timings)
     return RequestRecord(
         model=model,
         started_at=started_at,
@@ -164,4 +208,20 @@ def record_from_stream(
         connection_retries=connection_retries,
         tool_grade=tool_grade if failure is None and not cancelled else None,
         tool_call_times_s=tuple(stream.tool_call_times_s) if streamed else (),
+        server_ttft_ms=server_ttft_ms,
+        server_queue_ms=server_queue_ms,
+        requested_input_tokens=requested_input_tokens,
+        cached_tokens=cached_tokens(stream.usage),
+        ttfo_s=stream.first_answer_s if streamed else None,
+        **_reasoning(stream),
     )
+
+
+def _reasoning(stream: ChatStream) -> dict[str, Any]:
+    """Reasoning tokens from usage details, else the reasoning chunks (estimated)."""
+    reported = stream.reasoning_tokens
+    if reported is not None:
+        return {"reasoning_tokens": reported or None}
+    if stream.reasoning_chunks:
+        return {"reasoning_tokens": stream.reasoning_chunks, "reasoning_estimated": True}
+    return {}

@@ -4,9 +4,10 @@
 `ts` (epoch s when sent), `model`, `status` (`ok` / `failed` / `cancelled`), `error_kind`,
 `error_message` (at most 300 characters), `ttft_ms`, `e2e_ms`, `itl_ms_mean`, `itl_ms_max`,
 `input_tokens`, `output_tokens`, `usage_estimated`, `finish_reason`, `tool_grade`, and
-`good` (whether the call met the SLO) when the run has one. The Locust layer adds `worker`
-and `stage`. `RowBuffer` holds rows between writes with a hard
-cap: rows beyond it are counted as dropped, never kept, so memory stays bounded.
+`good` (whether the call met the SLO) when the run has one, `requested_input_tokens` when
+the prompt was written to a token count, `cached_tokens` when the server reported them.
+The Locust layer adds `worker` and `stage`. `RowBuffer` holds rows between writes with a
+hard cap: rows beyond it are counted as dropped, never kept, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def request_row(rec: RequestRecord, slo: SLO | None = None) -> dict[str, Any]:
         "finish_reason": rec.finish_reason,
         "tool_grade": rec.tool_grade,
     }
+    if rec.requested_input_tokens is not None:
+        row["requested_input_tokens"] = rec.requested_input_tokens
+    if rec.cached_tokens is not None:
+        row["cached_tokens"] = rec.cached_tokens
     if slo is not None:
         row["good"] = slo.met(rec)
     return row

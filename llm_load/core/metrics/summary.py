@@ -11,11 +11,20 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from llm_load.core.metrics.book import MetricsBook
+from llm_load.core.metrics.summary_types import Stage, Summary, TimeSeries, WorkerReport
 
-__all__ = ["SCHEMA", "build_summary", "stage_index", "write_summary"]
+__all__ = [
+    "SCHEMA",
+    "Stage",
+    "Summary",
+    "WorkerReport",
+    "build_summary",
+    "stage_index",
+    "write_summary",
+]
 
 SCHEMA = "llm-load/summary/v1"
 
@@ -28,21 +37,24 @@ def build_summary(
     target: str,
     settings: dict[str, Any],
     users: dict[int, int] | None = None,
-    stages: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s`.
+    stages: list[Stage] | None = None,
+) -> Summary:
+    """The summary dict; `started_at` is epoch seconds, rates are per `duration_s` (after
+    the warm-up, when the book had one: see `warmup`).
 
     `users` maps a time-series window key to the users active then; `stages` are
     `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
-    summary = {
+    warm_s = min(duration_s, max(0.0, book.warmup_until - started_at))
+    measured_s = duration_s - warm_s if book.warmup_requests else duration_s
+    summary: Summary = {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "duration_s": round(duration_s, 3),
         "target": target,
         "settings": settings,
-        "totals": book.totals().summary(duration_s, book.slo),
+        "totals": book.totals().summary(measured_s, book.slo),
         "by_model": {
-            name: m.summary(duration_s, book.slo) for name, m in sorted(book.by_model.items())
+            name: m.summary(measured_s, book.slo) for name, m in sorted(book.by_model.items())
         },
         "errors": book.error_list(),
         "timeseries": timeseries(book, started_at, duration_s, users or {}, stages or []),
@@ -51,7 +63,13 @@ def build_summary(
         "passed": True,
     }
     if not book.arrivals.empty:
-        summary["arrivals"] = book.arrivals.summary(duration_s)
+        summary["arrivals"] = cast(Any, book.arrivals.summary(duration_s))
+    if book.warmup_requests:
+        summary["warmup"] = {
+            "requests": book.warmup_requests,  # in the time series, not in totals/by_model
+            "ended_s": round(warm_s, 3),  # after the start; rates count from there
+            "measured_s": round(measured_s, 3),
+        }
     return summary
 
 
@@ -60,11 +78,12 @@ def timeseries(
     started_at: float,
     duration_s: float,
     users: dict[int, int],
-    stages: list[dict[str, Any]],
-) -> dict[str, Any]:
+    stages: list[Stage],
+) -> TimeSeries:
     """`timeseries` of summary.json: one point per interval, with users and stage. The first
     and last intervals are cut by the run's start and end: their rates are per second of
-    the part inside the run, and `t_s` of the last one is the run's end."""
+    the part inside the run, and `t_s` of the last one is the run's end. Intervals that
+    began during the warm-up are marked `warmup: true`."""
     series = book.series
     interval = series.interval_s
     points = series.points(started_at)
@@ -78,12 +97,14 @@ def timeseries(
             point["output_tokens_per_s"] = point["output_tokens"] / covered
         point["users"] = users.get(key)
         point["stage"] = stage_index(stages, end - interval)
+        if book.warmup_requests and end - interval < book.warmup_until - started_at:
+            point["warmup"] = True  # the interval holds warm-up calls (absent from totals)
         if book.slo is None:
             point.pop("good", None)  # requests that met the SLO: only when the run has one
-    return {"interval_s": interval, "points": points}
+    return {"interval_s": interval, "points": cast(Any, points)}
 
 
-def stage_index(stages: list[dict[str, Any]], t_s: float) -> int | None:
+def stage_index(stages: list[Stage], t_s: float) -> int | None:
     """The index of the stage (`start_s` ascending) running `t_s` s into the run, or None."""
     current = None
     for stage in stages:
@@ -92,7 +113,7 @@ def stage_index(stages: list[dict[str, Any]], t_s: float) -> int | None:
     return current
 
 
-def write_summary(summary: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def write_summary(summary: Summary, path: str | os.PathLike[str]) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

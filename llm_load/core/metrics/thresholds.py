@@ -6,8 +6,10 @@ or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tok
 followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
 and the tool-call distributions; a run with an SLO adds `goodput` with a STAT of `ratio
 requests_per_s output_tokens_per_s good` (bare `goodput` is the ratio: `goodput >= 0.95`).
-Without `@MODEL` the check is on the totals over all models. A metric with no data (e.g. no
-TTFT at all, no graded tool call, goodput without an SLO) fails its check.
+Without `@MODEL` the check is on the totals over all models. `workers_lost` (workers that
+stopped sending heartbeats; 0 on a local run) is a number of the whole run and takes no
+`@MODEL`. A metric with no data (e.g. no TTFT at all, no graded tool call, goodput without an
+SLO) fails its check.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from llm_load.core.metrics.summary_types import Summary, ThresholdResult
 
 __all__ = ["Threshold", "ThresholdError", "evaluate", "parse_threshold"]
 
@@ -38,6 +42,12 @@ DISTRIBUTIONS = (
     "tool_call_ms",
     "tool_args_tokens_per_s",
     "task_ms",
+    "server_ttft_ms",
+    "server_queue_ms",
+    "outside_ms",
+    "ttfo_ms",  # reasoning traffic
+    "ttft_cache_hit_ms",  # servers that report cached tokens
+    "ttft_cache_miss_ms",
 )
 STATS = ("p50", "p90", "p95", "p99", "mean", "max", "count")
 GOODPUT_STATS = ("ratio", "requests_per_s", "output_tokens_per_s", "good")
@@ -53,7 +63,9 @@ SCALARS = (
     "usage_estimated",
     "error_rate",
     "tool_accuracy",
+    "cached_tokens",
 )
+RUN_SCALARS = ("workers_lost",)  # top-level numbers of summary.json, not per model
 _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
@@ -75,17 +87,18 @@ class Threshold:
     op: str
     value: float
 
-    def observed(self, summary: dict[str, Any]) -> float | None:
+    def observed(self, summary: Summary) -> float | None:
         """The summary's value for this check (None when there is no data)."""
-        scope = summary["totals"] if self.model is None else summary["by_model"].get(self.model)
-        if scope is None:
-            return None
-        found = scope.get(self.metric)
+        found: Any = summary
+        if self.metric not in RUN_SCALARS:
+            models = summary["by_model"]
+            found = summary["totals"] if self.model is None else models.get(self.model)
+        found = found.get(self.metric) if found is not None else None
         if self.stat is not None:
             found = found.get(self.stat) if isinstance(found, dict) else None
         return None if found is None else float(found)
 
-    def check(self, summary: dict[str, Any]) -> dict[str, Any]:
+    def check(self, summary: Summary) -> ThresholdResult:
         value = self.observed(summary)
         ok = value is not None and OPS[self.op](value, self.value)
         return {"check": self.text, "value": value, "ok": ok}
@@ -106,16 +119,18 @@ def parse_threshold(text: str) -> Threshold:
         stats = GOODPUT_STATS if metric == "goodput" else STATS
         if stat not in stats:
             raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(stats)}")
-    elif metric in SCALARS:
+    elif metric in SCALARS or metric in RUN_SCALARS:
         if stat is not None:
             raise ThresholdError(f"threshold {text!r}: {metric} takes no .{stat}")
+        if metric in RUN_SCALARS and match["model"]:
+            raise ThresholdError(f"threshold {text!r}: {metric} is for the whole run, not @MODEL")
     else:
-        known = ", ".join((*DISTRIBUTIONS, "goodput", *SCALARS))
+        known = ", ".join((*DISTRIBUTIONS, "goodput", *SCALARS, *RUN_SCALARS))
         raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r}; known: {known}")
     return Threshold(text.strip(), metric, stat, match["model"], match["op"], float(match["value"]))
 
 
-def evaluate(thresholds: list[Threshold], summary: dict[str, Any]) -> dict[str, Any]:
+def evaluate(thresholds: list[Threshold], summary: Summary) -> Summary:
     """Fill `thresholds` and `passed` of `summary` (in place) and return it."""
     results = [t.check(summary) for t in thresholds]
     summary["thresholds"] = results

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_load.core.scenario.schema import Dist, ModelSpec, Scenario
+from llm_load.core.scenario.tokens import TokenFit
+from llm_load.core.scenario.trace import TraceEntry
 from llm_load.core.tools.cases import ToolCase
 
 __all__ = ["CHARS_PER_TOKEN", "ChatRequest", "Conversation", "Sampler", "synthetic_text"]
@@ -37,6 +39,7 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    input_tokens: int | None = None  # the prompt tokens asked for (synthetic prompts)
 
 
 def synthetic_text(rng: random.Random, tokens: int) -> str:
@@ -68,8 +71,13 @@ def draw(rng: random.Random, dist: Dist) -> int:
 class Sampler:
     """Draws models, prompts and think times of one scenario from one seeded RNG."""
 
-    def __init__(self, scenario: Scenario, seed: int | str | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int | str | None = None, fit: TokenFit | None = None
+    ) -> None:
         self.scenario = scenario
+        self.fit = fit  # exact token counts (else ~4 characters a token)
+        self.input_tokens: int | None = None  # of the last synthetic prompt
+        self._prefixes = shared_prefixes(scenario, fit)
         self.rng = random.Random(scenario.seed if seed is None else seed)
         self._models = list(scenario.models)
         self._weights = [m.weight for m in self._models]
@@ -87,10 +95,56 @@ class Sampler:
     def prompt(self) -> list[dict[str, str]]:
         """The messages that open a conversation (a fresh copy)."""
         if self._synthetic is not None:
-            tokens = draw(self._text_rng, self._synthetic.input_tokens)
-            return [{"role": "user", "content": synthetic_text(self._text_rng, tokens)}]
+            tokens = self.input_tokens = draw(self._text_rng, self._synthetic.input_tokens)
+            rng, fit = self._text_rng, self.fit
+            if self._prefixes:
+                return [{"role": "user", "content": self._prefixed(tokens)}]
+            text = fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
+            return [{"role": "user", "content": text}]
         chosen = self.rng.choice(self.scenario.conversations)
         return [dict(m) for m in chosen]
+
+    def _prefixed(self, tokens: int) -> str:
+        """A group's shared prefix, then `tokens` unique tokens (the template's overhead
+        taken off them, so the prompt is prefix + `tokens` in all)."""
+        prefix = self.scenario.prefix
+        assert prefix is not None
+        text = self.rng.choices(self._prefixes, prefix.weights)[0]
+        assert self.input_tokens is not None
+        self.input_tokens += prefix.tokens
+        rng, fit = self._text_rng, self.fit
+        if fit is None:
+            return text + " " + synthetic_text(rng, tokens)
+        words = rng.choices(fit.words, k=max(1, tokens - fit.overhead))
+        return text + " " + " ".join(words)
+
+    def from_trace(self, entry: TraceEntry) -> ChatRequest:
+        """A traced request: its `hash_ids` as shared blocks (the same text for an id in
+        every process), then unique tokens up to its input length; its output length."""
+        spec = self.scenario.trace
+        assert spec is not None
+        size, fit, rng = spec.block_tokens, self.fit, self._text_rng
+        content = entry.input_tokens - (fit.overhead if fit is not None else 0)
+        k = min(len(entry.hash_ids), max(0, content) // size)  # whole blocks that fit
+        parts = [self._block(h, size) for h in entry.hash_ids[:k]]
+        rest = content - k * size  # unique tokens after the blocks (the template counted)
+        if fit is None:
+            parts.append(synthetic_text(rng, max(1, rest)))
+        elif k == 0:
+            parts.append(fit.text(rng, entry.input_tokens))
+        elif rest > 0:
+            parts.append(" ".join(rng.choices(fit.words, k=rest)))
+        m = self.model()
+        message = {"role": "user", "content": " ".join(parts)}
+        return ChatRequest(
+            m.name, [message], entry.output_tokens, m.temperature, m.extra, entry.input_tokens
+        )
+
+    def _block(self, hash_id: int, tokens: int) -> str:
+        rng = random.Random(f"{self.scenario.seed}:block:{hash_id}")
+        if self.fit is None:
+            return synthetic_text(rng, tokens)
+        return " ".join((self.fit.lead, *rng.choices(self.fit.words, k=tokens - 1)))
 
     def follow_up(self) -> dict[str, str]:
         """The next user turn of a conversation: the last user message of a new prompt."""
@@ -98,7 +152,11 @@ class Sampler:
         return users[-1] if users else {"role": "user", "content": "Go on."}
 
     def max_tokens(self, model: ModelSpec) -> int | None:
-        """The synthetic output length, else the model's `max_tokens` (None: the default)."""
+        """`output.tokens` or the synthetic output length, else the model's `max_tokens`
+        (None: the default)."""
+        output = self.scenario.output
+        if output is not None and output.tokens is not None:
+            return draw(self._text_rng, output.tokens)
         if self._synthetic is not None and self._synthetic.output_tokens is not None:
             return draw(self._text_rng, self._synthetic.output_tokens)
         return model.max_tokens
@@ -120,6 +178,22 @@ class Sampler:
         return value
 
 
+def shared_prefixes(scenario: Scenario, fit: TokenFit | None) -> list[str]:
+    """The `prefix:` groups' texts: the same for every user and worker (seeded per group);
+    each exactly `tokens` content tokens with a fit."""
+    prefix = scenario.prefix
+    if prefix is None:
+        return []
+    texts = []
+    for group in range(prefix.groups):
+        rng = random.Random(f"{scenario.seed}:prefix:{group}")
+        if fit is None:
+            texts.append(synthetic_text(rng, prefix.tokens))
+        else:
+            texts.append(" ".join((fit.lead, *rng.choices(fit.words, k=prefix.tokens - 1))))
+    return texts
+
+
 class Conversation:
     """The requests of one user: single requests, or multi-turn histories of N turns."""
 
@@ -134,14 +208,18 @@ class Conversation:
     def next_request(self) -> ChatRequest:
         """The next request: a new conversation, or the next turn of the current one."""
         s = self.sampler
+        asked = None
         if self.turn == 0 or self.model is None:
             self.model = s.model()
             self.history = s.prompt()
+            asked = s.input_tokens
         else:
             self.history.append(s.follow_up())
         self.turn += 1
         m = self.model
-        return ChatRequest(m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra)
+        return ChatRequest(
+            m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra, asked
+        )
 
     def reply(self, text: str | None) -> None:
         """The assistant's reply to the last request (None when it failed: start over)."""

@@ -11,6 +11,7 @@ Times are seconds, lengths are tokens. The scenario never holds an API key:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +29,14 @@ from pydantic import (
 
 from llm_load.core.metrics.slo import SLOLimits
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
+from llm_load.core.scenario.datasets import read_dataset
 from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
+from llm_load.core.scenario.trace import TraceEntry, read_trace
+from llm_load.core.scenario.workload import Dataset, Dist, Output, Prefix, Trace, Warmup
 from llm_load.core.tools.cases import ToolCase, load_tool_cases
+from llm_load.core.wire.endpoint import HeaderError, is_secret_header, parse_header
 
 __all__ = [
     "Dist",
@@ -57,12 +62,45 @@ def _check_threshold(text: str) -> str:
     return text
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 class TargetDefaults(BaseModel):
-    """Defaults for the server: `host` (base URL) and the NAME of the API key's env var."""
+    """Defaults for the server: `host` (base URL), the NAME of the API key's env var and
+    `headers` sent on every request (`${NAME}` in a value reads an env var; secret headers
+    such as Authorization must take their value from one)."""
 
     model_config = _STRICT
     host: str | None = None
     api_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    metrics: str | None = None  # --server-metrics: a /metrics URL, "host" or "off"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers", mode="after")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            try:
+                parse_header(f"{name}: {value}")
+            except HeaderError as error:
+                raise ValueError(str(error).replace("--header", "header")) from None
+            if is_secret_header(name) and not _ENV_REF.search(value):
+                raise ValueError(
+                    f"{name!r}: never put a secret in a scenario file; write its value as "
+                    f"'${{NAME}}' to read it from the environment variable NAME"
+                )
+        return headers
+
+    def expanded_headers(self, environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The headers with every `${NAME}` replaced by that env var (`ScenarioError` when
+        one is unset)."""
+
+        def value(match: re.Match[str]) -> str:
+            if match.group(1) not in environ:
+                raise ScenarioError(f"target.headers: environment variable {match.group(1)} unset")
+            return environ[match.group(1)]
+
+        return tuple((name, _ENV_REF.sub(value, text)) for name, text in self.headers.items())
 
     @model_validator(mode="before")
     @classmethod
@@ -88,41 +126,6 @@ class ModelSpec(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class Normal(BaseModel):
-    model_config = _STRICT
-    mean: float = Field(gt=0)
-    std: float = Field(ge=0)
-    min: PositiveInt = 1
-    max: PositiveInt
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Normal:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
-        return self
-
-
-class Dist(BaseModel):
-    """A length distribution in tokens: exactly one of `fixed`, `uniform`, `normal`."""
-
-    model_config = _STRICT
-    fixed: PositiveInt | None = None
-    uniform: tuple[PositiveInt, PositiveInt] | None = None
-    normal: Normal | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Dist:
-        given = [k for k in ("fixed", "uniform", "normal") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "expected exactly one of {fixed: N}, {uniform: [LO, HI]}, "
-                f"{{normal: {{mean, std, min, max}}}} (got {given or 'none'})"
-            )
-        if self.uniform is not None and self.uniform[0] > self.uniform[1]:
-            raise ValueError(f"uniform: [LO, HI] needs LO <= HI (got {list(self.uniform)})")
-        return self
-
-
 class Synthetic(BaseModel):
     """Generated prompts of `input_tokens` length asking for `output_tokens` (max_tokens)."""
 
@@ -133,23 +136,26 @@ class Synthetic(BaseModel):
 
 
 class Prompts(BaseModel):
-    """Exactly one source: `inline` list, JSONL or CSV `file` or `synthetic`."""
+    """Exactly one source: `inline` list, JSONL or CSV `file`, `dataset` or `synthetic`."""
 
     model_config = _STRICT
     inline: list[str | list[Message]] | None = Field(default=None, min_length=1)
     file: str | None = None
+    dataset: Dataset | None = None
     synthetic: Synthetic | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Prompts:
-        given = [k for k in ("inline", "file", "synthetic") if getattr(self, k) is not None]
+        kinds = ("inline", "file", "dataset", "synthetic")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"expected exactly one of inline, file, synthetic (got {given})")
+            raise ValueError(f"expected exactly one of {', '.join(kinds)} (got {given})")
         return self
 
     @property
     def kind(self) -> str:
-        return "inline" if self.inline else "file" if self.file else "synthetic"
+        kinds = ("inline", "file", "dataset")
+        return next((k for k in kinds if getattr(self, k) is not None), "synthetic")
 
 
 class MultiTurn(BaseModel):
@@ -181,17 +187,55 @@ class Scenario(BaseModel):
     prompts: Prompts | None = None
     tools: Tools | None = None
     multi_turn: MultiTurn | None = None
+    tokenizer: str | None = Field(default=None, min_length=1)  # server | PATH | usage | estimate
+    output: Output | None = None
+    prefix: Prefix | None = None
+    warmup: Warmup | None = None
+    trace: Trace | None = None
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
+    _trace: list[TraceEntry] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _prompts_needed(self) -> Scenario:
+        if self.trace is not None:
+            if self.prompts is not None or self.tools is not None or self.load.open_loop:
+                raise ValueError("trace: replaces prompts, tools and load.rate (give load.users)")
+            return self
         if self.prompts is None and (self.tools is None or self.tools.share < 1.0):
             raise ValueError("prompts: required unless tools.share is 1 (only tool tasks)")
         return self
+
+    @property
+    def trace_entries(self) -> list[TraceEntry]:
+        """The requests of `trace.file` (read by `load_scenario`)."""
+        return self._trace
+
+    @model_validator(mode="after")
+    def _one_output_length(self) -> Scenario:
+        synthetic = self.prompts.synthetic if self.prompts is not None else None
+        given = synthetic is not None and synthetic.output_tokens is not None
+        if given and self.output is not None and self.output.tokens is not None:
+            raise ValueError("output lengths twice: output.tokens and synthetic.output_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _prefix_needs_synthetic(self) -> Scenario:
+        if self.prefix is not None and (self.prompts is None or self.prompts.synthetic is None):
+            raise ValueError("prefix: needs prompts.synthetic (the unique part of each prompt)")
+        return self
+
+    def warmup_window(self) -> tuple[float, int]:
+        """(seconds, requests) of `warmup:`; (0, 0) without one."""
+        w = self.warmup
+        return (0.0, 0) if w is None else (w.duration_s or 0.0, w.requests or 0)
+
+    @property
+    def exact_output(self) -> bool:
+        return self.output is not None and self.output.exact
 
     @field_validator("models", mode="after")
     @classmethod
@@ -223,10 +267,18 @@ class Scenario(BaseModel):
         load = self.load
         turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
         prompts = f"{self.prompts.kind} prompts" if self.prompts else "no prompts"
+        if self.trace is not None:
+            prompts = f"trace of {len(self._trace)} requests (x{self.trace.time_scale:g} time)"
         if self.conversations:
             prompts += f" ({len(self.conversations)})"
         if self.tools:
             prompts += f", {len(self._tool_cases)} tool cases ({self.tools.share:.0%})"
+        if self.prefix:
+            prompts += f", {self.prefix.groups} shared prefixes of {self.prefix.tokens} tokens"
+        if self.tokenizer:
+            prompts += f", tokenizer {self.tokenizer}"
+        if self.exact_output:
+            prompts += ", exact output lengths"
         models = f"{len(self.models)} model{'s' if len(self.models) > 1 else ''}"
         run_time = load.run_time or (f"{load.stages_s:g}s" if load.stages else "unbounded")
         return f"{models}, {prompts}{turns}, {load.describe()}, run time {run_time}"
@@ -250,8 +302,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(format_errors(name, error, Scenario)) from None
     if scenario.prompts is not None and scenario.prompts.file is not None:
         scenario._conversations = read_prompt_file(path, scenario.prompts.file)
+    if scenario.prompts is not None and scenario.prompts.dataset is not None:
+        scenario._conversations = read_dataset(path, scenario.prompts.dataset)
     if scenario.tools is not None:
         scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
+    if scenario.trace is not None:
+        scenario._trace = read_trace(path, scenario.trace.file)
     return scenario
 
 

@@ -5,8 +5,11 @@
 reasoning (`reasoning_content` or `reasoning`), tool-call deltas merged by index, the
 finish reason, usage and in-stream error objects. A *token chunk* is one that carries
 content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL, and
-the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`).
+the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`), and
+the first chunk with content or a tool call (not only reasoning) is `first_answer_s` (TTFO).
 `ChatStream.add_completion(obj)` does the same for a non-streaming response body.
+`server_timings`: the server's own per-request timings sent with the usage (llama.cpp
+`timings`, vLLM `metrics`), or None.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from orjson import loads as json_loads  # 3-5x faster than json on small chunks 
 
 from llm_load.core.wire.errors import error_text
 
-__all__ = ["ChatStream", "chat_request_body", "json_loads"]
+__all__ = ["ChatStream", "chat_request_body", "exact_output_fields", "json_loads"]
 
 DONE = b"[DONE]"
 
@@ -44,10 +47,19 @@ def chat_request_body(
     return body
 
 
+def exact_output_fields(max_tokens: int | None) -> dict[str, Any]:
+    """Body fields asking for exactly `max_tokens` output tokens: `ignore_eos` (vLLM,
+    llama.cpp, SGLang) and `min_tokens` (vLLM, SGLang); none without a cap."""
+    if max_tokens is None:
+        return {}
+    return {"ignore_eos": True, "min_tokens": max_tokens}
+
+
 class ChatStream:
     """Accumulates one chat completion, streamed (`add`) or not (`add_completion`)."""
 
     __slots__ = (
+        "_answered",
         "_call_delta",
         "_calls",
         "_content",
@@ -55,9 +67,12 @@ class ChatStream:
         "done",
         "error",
         "finish_reason",
+        "first_answer_s",
         "invalid_chunks",
         "invalid_example",
+        "reasoning_chunks",
         "role_seen",
+        "server_timings",
         "token_times_s",
         "tool_call_times_s",
         "usage",
@@ -77,6 +92,10 @@ class ChatStream:
         self.role_seen = False
         self.invalid_chunks = 0
         self.invalid_example: str | None = None
+        self.server_timings: Any = None  # llama.cpp `timings` / vLLM `metrics`, if sent
+        self._answered = False  # a content or tool-call token has come (not only reasoning)
+        self.first_answer_s: float | None = None  # its arrival: TTFO
+        self.reasoning_chunks = 0  # chunks carrying reasoning only
 
     # -- streaming -------------------------------------------------------------------
     def add(self, payload: bytes, t_s: float) -> None:
@@ -98,9 +117,12 @@ class ChatStream:
         usage = obj.get("usage")
         if usage:
             self.usage = usage
+            self.server_timings = obj.get("timings") or obj.get("metrics")  # on the usage chunk
         choices = obj.get("choices")
         if choices and self._add_choice(choices[0]):
             self.token_times_s.append(t_s)
+            if self._answered and self.first_answer_s is None:
+                self.first_answer_s = t_s
             if self._call_delta:
                 self._call_delta = False
                 self.tool_call_times_s.append(t_s)
@@ -128,12 +150,14 @@ class ChatStream:
         reasoning = msg.get("reasoning_content") or msg.get("reasoning")
         if reasoning:
             self._reasoning.append(reasoning)
+            self.reasoning_chunks += not carried
             carried = True
         calls = msg.get("tool_calls")
         if calls:
             for call in calls:
                 self._merge_call(call)
             carried = self._call_delta = True
+        self._answered = self._answered or bool(content or calls)
         if msg.get("role"):
             self.role_seen = True
         return carried
@@ -167,6 +191,7 @@ class ChatStream:
             self.error = error_text(obj)
             return
         self.usage = obj.get("usage") or None
+        self.server_timings = obj.get("timings") or obj.get("metrics")
         choices = obj.get("choices") or []
         if not choices:
             self.error = "response has no choices"
@@ -212,6 +237,13 @@ class ChatStream:
         if self.usage is None:
             return None
         value = self.usage.get("completion_tokens")
+        return value if isinstance(value, int) else None
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """`usage.completion_tokens_details.reasoning_tokens`, or None when not reported."""
+        details = (self.usage or {}).get("completion_tokens_details")
+        value = details.get("reasoning_tokens") if isinstance(details, dict) else None
         return value if isinstance(value, int) else None
 
     @property

@@ -6,7 +6,10 @@ doubled `/v1/v1`) and returns the `/v1` base every OpenAI-compatible path hangs 
 `redact` shows a key only as `sk-…abcd`; `scrub` removes one key from a text (a server that
 echoes a wrong key back in its error message must not put it into our outputs) and
 `scrub_secrets` removes every form of a key and a URL's password from strings, lists and
-dicts. `model_entries` / `model_ids` read the body of `GET /models`.
+dicts. `parse_header` reads a `--header 'Name: value'`; `is_secret_header` says whether its
+value is a secret (`Authorization`, `*-Key`, `*-Token`, cookies), `shown_headers` redacts
+those values and `header_secrets` lists them for scrubbing. `model_entries` / `model_ids`
+read the body of `GET /models`.
 """
 
 from __future__ import annotations
@@ -22,21 +25,30 @@ __all__ = [
     "KEY_ENV",
     "REDACTED",
     "ApiKey",
+    "HeaderError",
     "api_base",
     "display_url",
+    "header_secrets",
+    "is_secret_header",
     "model_entries",
     "model_ids",
+    "parse_header",
     "redact",
     "resolve_key",
     "scrub",
     "scrub_secrets",
     "secrets_of",
+    "shown_headers",
 ]
 
 KEY_ENV = ("LLM_LOAD_API_KEY", "OPENAI_API_KEY")  # where a key is looked for, in order
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 4  # shorter "keys" would mangle ordinary words when scrubbed
 WHOLE_WORD_BELOW = 8  # `scrub_secrets` replaces shorter secrets only as whole words
+SECRET_HEADER = re.compile(
+    r"^(authorization|proxy-authorization|cookie|.*[-_](key|token|secret)|.*secret.*)$", re.I
+)
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 
 
 def api_base(host: str) -> str:
@@ -127,10 +139,10 @@ def scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, REDACTED)
 
 
-def secrets_of(url: str, key: ApiKey) -> tuple[str, ...]:
+def secrets_of(url: str, key: ApiKey, headers: tuple[tuple[str, str], ...] = ()) -> tuple[str, ...]:
     """The strings that must never be printed: the key (as is, stripped, URL-quoted), the
-    URL's password; longest first."""
-    found = []
+    URL's password, secret header values (`header_secrets`); longest first."""
+    found = list(header_secrets(headers))
     if key.value:
         found += [key.value, key.value.strip(), quote(key.value, safe="")]
     password = urlsplit(url).password
@@ -157,6 +169,54 @@ def scrub_secrets(obj: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(obj, list | tuple):
         return [scrub_secrets(v, secrets) for v in obj]
     return obj
+
+
+# -- extra headers -----------------------------------------------------------------------------
+class HeaderError(ValueError):
+    """A `--header` / `target.headers` entry that cannot be sent."""
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is a secret: `Authorization`, `Cookie`, `*-Key`, `*-Token`,
+    anything naming a secret (case-insensitive)."""
+    return bool(SECRET_HEADER.match(name.strip()))
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """`'Name: value'` as (name, value); `HeaderError` naming the problem (never the value)."""
+    name, sep, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep:  # the text may be a secret: never repeat it
+        raise HeaderError("--header expects 'Name: value' (no ':' found)")
+    if not HEADER_NAME.match(name):
+        raise HeaderError(f"--header expects 'Name: value' (got a header named {name!r})")
+    if "\r" in value or "\n" in value:
+        raise HeaderError(f"--header {name}: the value contains a line break")
+    return name, value
+
+
+def shown_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The headers as printed: secret values redacted (`Bearer sk-…abcd`)."""
+    return {name: _shown_value(name, value) for name, value in headers}
+
+
+def _shown_value(name: str, value: str) -> str:
+    if not is_secret_header(name):
+        return value
+    scheme, _, credential = value.partition(" ")
+    return f"{scheme} {redact(credential)}" if credential else redact(value)
+
+
+def header_secrets(headers: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """Secret header values, whole and without an auth scheme (`Bearer X` gives X too)."""
+    found: list[str] = []
+    for name, value in headers:
+        if is_secret_header(name) and value:
+            found += [value, quote(value, safe="")]
+            credential = value.partition(" ")[2].strip()
+            if credential:
+                found += [credential, quote(credential, safe="")]
+    return tuple(found)
 
 
 # -- GET /models -----------------------------------------------------------------------------

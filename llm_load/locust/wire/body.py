@@ -1,13 +1,14 @@
-"""Reading a FastHttpUser response body in blocks: the one place that knows geventhttpclient.
+"""Reading a response body: every block as it arrives, into one sink.
 
 geventhttpclient's `read(n)` waits for n bytes, and `readline()` costs a call per SSE
 line; a streaming load client wants "everything that has arrived, one `recv` per wake".
-`read_sse` does that on the response's own socket and parser, then hands each block to the
-SSE decoder, stamping one arrival time per block. `abandon` closes a connection whose
-response was not read to the end, so it never returns to the keep-alive pool. Bodies sent
-with a `Content-Encoding` (gzip, deflate) are decoded; a body delimited by the end of the
+`read_sse` does that on the response's own socket and parser and hands each SSE payload to
+the caller's sink (`add(payload, t_s)`, `has_token()`), stamping one arrival time per block
+(or leaves the socket to a `StreamReactor`). `abandon` closes a connection whose response
+was not read to the end, so it never returns to the keep-alive pool. Bodies sent with a
+`Content-Encoding` (gzip, deflate) are decoded; a body delimited by the end of the
 connection (no length, not chunked) ends there. `FirstToken` bounds the wait for the first
-token (`--ttft-timeout`), `limit_header_wait` the wait for the response headers.
+token (`--ttft-timeout`).
 """
 
 from __future__ import annotations
@@ -16,29 +17,31 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
-from gevent.monkey import get_original
-from geventhttpclient.response import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
 from llm_load.core.wire.encoding import body_decoder
 from llm_load.core.wire.sse import SSEDecoder
-from llm_load.locust import stamps
+
+if TYPE_CHECKING:
+    from llm_load.locust.wire.reactor import StreamReactor
 
 __all__ = [
+    "CONNECTION_CLOSED",
+    "MAX_ERROR_BODY",
     "RECV_BYTES",
+    "STALE",
     "FirstToken",
+    "Sink",
     "StreamClosed",
     "TTFTTimeout",
     "abandon",
     "end_of_body",
-    "limit_header_wait",
     "read_body",
     "read_sse",
     "set_read_timeout",
-    "use_nonyielding_pool_check",
-    "warm_connection",
 ]
 
 RECV_BYTES = 65536
@@ -53,13 +56,27 @@ class TTFTTimeout(Exception):
     """No token arrived within `--ttft-timeout` seconds of sending the request."""
 
 
+# Errors of a pooled connection that the server closed while it sat idle in the pool.
+STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
+# Errors of a connection the server closed, or reset, before the response was complete.
+CONNECTION_CLOSED = (StreamClosed, *STALE)
+
+
+class Sink(Protocol):
+    """Where a streamed body goes: each SSE data payload with its arrival (seconds since the
+    request's clock started), and whether the first token (or the end) is in yet."""
+
+    def add(self, payload: bytes, t_s: float) -> None: ...
+
+    def has_token(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FirstToken:
-    """The first token is due by `at_s` (`perf_counter` s); `seen()` tells if it came."""
+    """The first token is due by `at_s` (`perf_counter` s), `timeout_s` after the send."""
 
     at_s: float
     timeout_s: float
-    seen: Callable[[], bool]
 
     def error(self) -> TTFTTimeout:
         return TTFTTimeout(f"no token within {self.timeout_s:g} s of sending the request")
@@ -101,19 +118,19 @@ def _pump(raw: Any, on_block: Callable[[bytes], None], limit: int | None = None)
 
 def read_sse(
     response: Any,
-    add: Callable[[bytes, float], None],
+    sink: Sink,
     t0: float,
-    reactor: Any = None,
+    reactor: StreamReactor | None = None,
     first_token: FirstToken | None = None,
-    seen: Callable[[], bool] | None = None,
 ) -> None:
-    """Stream an SSE body into `add(payload, seconds_since_t0)` until it ends.
+    """Stream an SSE body into `sink.add(payload, seconds_since_t0)` until it ends.
 
-    With a `StreamReactor`, the reactor greenlet reads the socket (batched wake-ups);
-    without, this greenlet does, one `recv` per wake. With `first_token`, raises its
-    `TTFTTimeout` when no token has come by its deadline. `seen()` (is the first token in?)
-    lets the reactor look at the stream more often until it is."""
+    With a `StreamReactor`, the reactor greenlet reads the socket (batched wake-ups, and
+    streams still awaiting their first token, per `sink.has_token()`, read first); without,
+    this greenlet does, one `recv` per wake. With `first_token`, raises its `TTFTTimeout`
+    when no token has come by its deadline."""
     raw = response._response
+    add = sink.add
     try:
         decode = body_decoder(raw.get("content-encoding"))
         decoder = SSEDecoder()
@@ -125,11 +142,11 @@ def read_sse(
                 add(payload, t)
 
         if reactor is not None:
-            reactor.read(raw, on_block, first_token, seen)
+            reactor.read(raw, on_block, sink.has_token, first_token)
         elif first_token is None:
             _pump(raw, lambda block: on_block(block, perf_counter()))
         else:
-            _pump_first_token(raw, on_block, first_token)
+            _pump_first_token(raw, on_block, first_token, sink.has_token)
     except BaseException:
         abandon(raw)
         raise
@@ -138,14 +155,17 @@ def read_sse(
 
 
 def _pump_first_token(
-    raw: Any, on_block: Callable[[bytes, float], None], first_token: FirstToken
+    raw: Any,
+    on_block: Callable[[bytes, float], None],
+    first_token: FirstToken,
+    has_token: Callable[[], bool],
 ) -> None:
     """`_pump` with a timer that interrupts the wait when the first token is late."""
     timer = gevent.Timeout(max(0.0, first_token.at_s - perf_counter()), first_token.error())
 
     def on_block_until_token(block: bytes) -> None:
         on_block(block, perf_counter())
-        if timer.pending and first_token.seen():
+        if timer.pending and has_token():
             timer.close()
 
     timer.start()
@@ -185,68 +205,6 @@ def abandon(raw: Any) -> None:
         pool.release_socket(sock)
     else:
         sock.close()
-
-
-def use_nonyielding_pool_check() -> None:
-    """Make geventhttpclient's "is this pooled socket still alive?" check not yield.
-
-    It calls gevent's `select(..., 0)`, which yields to the hub before every request: the
-    request then waits behind every ready greenlet while its clock (TTFT, E2E) runs. A
-    zero-timeout poll of one descriptor never needs to wait. Idempotent.
-    """
-    from geventhttpclient.connectionpool import ConnectionPool
-
-    if getattr(ConnectionPool._is_socket_alive, "_llm_load", False):
-        return
-    poll, pollin = get_original("select", "poll"), get_original("select", "POLLIN")
-
-    def _is_socket_alive(self: Any, sock: Any) -> bool:
-        if sock is None:
-            return False
-        try:
-            fd = sock.fileno()
-            if fd < 0:
-                return False
-            poller = poll()
-            poller.register(fd, pollin)
-            return not poller.poll(0)  # readable while idle: closed by the peer, or dirty
-        except (OSError, ValueError):
-            return False
-
-    _is_socket_alive._llm_load = True  # type: ignore[attr-defined]
-    ConnectionPool._is_socket_alive = _is_socket_alive  # type: ignore[method-assign]
-
-
-def warm_connection(session: Any, url: str) -> None:
-    """Open one keep-alive connection to `url`'s server ahead of the first request, so
-    that request's clock does not include connecting (and the hub cycle a connect yields
-    to). Errors are left for the first request to report."""
-    try:
-        pool = session.client.clientpool.get_client(url)._connection_pool
-        sock = pool.get_socket()
-        stamps.enable(getattr(sock, "_sock", None))  # the first answer is stamped too
-        pool.return_socket(sock)
-    except Exception:
-        return
-
-
-def limit_header_wait(session: Any, url: str, timeout_s: float) -> None:
-    """Give every connection `url`'s server hands out a socket timeout of `timeout_s`, so
-    the wait for the response headers ends then (a timeout raised inside geventhttpclient
-    releases the connection cleanly; `set_read_timeout` restores the stall timeout for the
-    body). Errors are left for the first request to report."""
-    try:
-        pool = session.client.clientpool.get_client(url)._connection_pool
-    except Exception:
-        return
-    get_socket = pool.get_socket
-
-    def get_socket_with_timeout() -> Any:
-        sock = get_socket()
-        sock.settimeout(timeout_s)
-        return sock
-
-    pool.get_socket = get_socket_with_timeout
 
 
 def set_read_timeout(response: Any, timeout_s: float) -> None:

@@ -9,9 +9,11 @@ sleeps `batch_delay_s` after each pass, so one wake serves a batch of sockets. T
 the kernel's receive time of the last segment read (plain TCP on Linux), so a pass that
 runs late does not make tokens late; elsewhere (TLS) it is the time of the pass. It also
 watches each socket from the moment its request is sent (`watch`, called by the stamped
-header read): until the user greenlet hands the stream over, it only peeks when data arrives
-and notes when (`stamps.Marks`), so a user greenlet that reads its headers late (hundreds of
-requests ending and starting together) still gets its first token's own arrival.
+header read of a connection whose `WirePool` was handed this reactor): until the user
+greenlet hands the stream over, it only peeks when data arrives and notes when
+(`stamps.Marks`), so a user greenlet that reads its headers late (hundreds of requests
+ending and starting together) still gets its first token's own arrival. All per-stream
+state lives in the reactor's own tables (by descriptor, and by response while watched).
 A watchdog fails streams idle for `idle_timeout_s`; a stream read with a `FirstToken`
 deadline gets a libev timer that fails it with `TTFTTimeout` if no token came by then.
 """
@@ -29,8 +31,10 @@ from gevent.event import AsyncResult
 from gevent.hub import get_hub
 from gevent.monkey import get_original
 
-from llm_load.locust import stamps
-from llm_load.locust.transport import RECV_BYTES, FirstToken, StreamClosed, end_of_body
+from llm_load.kernel_stamps import enabled as kernel_stamps_enabled
+from llm_load.kernel_stamps import turn_on
+from llm_load.locust.wire import stamps
+from llm_load.locust.wire.body import RECV_BYTES, FirstToken, StreamClosed, end_of_body
 
 __all__ = ["StreamReactor"]
 
@@ -43,8 +47,10 @@ OnBlock = Callable[[bytes, float], None]
 
 class _Stream:
     __slots__ = (
+        "arrived_s",
         "done",
         "epoll",
+        "fd",
         "last_s",
         "marks",
         "on_block",
@@ -56,17 +62,19 @@ class _Stream:
         "tls",
     )
 
-    def __init__(self, raw: Any, on_block: OnBlock | None, now: float) -> None:
+    def __init__(self, raw: Any, on_block: OnBlock | None, now: float, stamp: bool) -> None:
         self.raw = raw
         self.sock = sock = raw._sock
+        self.fd = -1 if sock is None else sock.fileno()
         self.on_block = on_block
         self.done: AsyncResult = AsyncResult()
         self.last_s = now
+        self.arrived_s: float | None = None  # kernel stamp of the headers' last read
         # Plain TCP: the real (non-blocking) socket's C recv, skipping gevent's Python
         # wrapper; only called when epoll says readable. TLS keeps gevent's socket.
         self.tls = sock is not None and hasattr(sock, "pending")
         self.recv: Any = None if sock is None else sock.recv if self.tls else sock._sock.recv
-        self.stamped = sock is not None and not self.tls and stamps.enable(sock._sock)
+        self.stamped = stamp and sock is not None and not self.tls and turn_on(sock._sock)
         self.marks: stamps.Marks | None = None  # arrivals seen by peeks, not yet read
         self.seen: Callable[[], bool] | None = None  # set while the first token is awaited
         self.epoll: Any = None  # the epoll it is registered with
@@ -81,7 +89,11 @@ class StreamReactor:
         idle_timeout_s: float = 60.0,
         batch_delay_s: float = 0.001,
         batch_min_streams: int = 32,
+        kernel_stamps: bool | None = None,
     ) -> None:
+        """`kernel_stamps` (default: `llm_load.kernel_stamps.enabled()`, read now) stamps
+        each read with the kernel's receive time instead of the time of the pass."""
+        self.kernel_stamps = kernel_stamps_enabled() if kernel_stamps is None else kernel_stamps
         self.idle_timeout_s = idle_timeout_s
         self.batch_delay_s = batch_delay_s
         self.batch_min_streams = batch_min_streams
@@ -91,34 +103,44 @@ class StreamReactor:
         # itself in the main one: a pass peeks at them first and again every PEEK_EVERY reads.
         self._watching = epoll()
         self._epoll.register(self._watching.fileno(), select.EPOLLIN)
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, _Stream] = {}  # by descriptor: what each epoll event is for
+        self._watches: dict[int, _Stream] = {}  # by id(response): watched, not yet read
         self._watcher = get_hub().loop.io(self._epoll.fileno(), 1)
         self._greenlets: list[gevent.Greenlet] = []
         self.wakeups = 0
         self.last_pass_s = 0.0
-        if stamps.ENABLED:
-            stamps.set_watcher(self.watch, self.unwatch)
 
     def watch(self, raw: Any) -> stamps.Marks | None:
-        """Note when `raw`'s bytes arrive until `read` takes it over (None: cannot, e.g. TLS)."""
-        stream = _Stream(raw, None, perf_counter())
+        """Note when `raw`'s bytes arrive until `read` takes it over (None: cannot, e.g. TLS
+        or no kernel stamps). Called as its header read starts (its request just sent)."""
+        stream = _Stream(raw, None, perf_counter(), self.kernel_stamps)
         if not stream.stamped:
             return None
         stream.marks = stamps.Marks()
-        raw.watch_fd = fd = stream.sock.fileno()
-        self._add(fd, stream, self._watching, select.EPOLLIN | select.EPOLLET)
+        self._watches[id(raw)] = stream
+        self._add(stream.fd, stream, self._watching, select.EPOLLIN | select.EPOLLET)
         return stream.marks
+
+    def headers_read(self, raw: Any, arrived_s: float | None, *, streamed: bool) -> None:
+        """`raw`'s headers are in, the last of them stamped `arrived_s`: keep watching it
+        until `read` takes it over when it is `streamed` (a 2xx event stream), else stop."""
+        stream = self._watched(raw)
+        if stream is None:
+            return
+        if streamed:
+            stream.arrived_s = arrived_s
+        else:
+            self._forget(stream.fd, stream)
 
     def unwatch(self, raw: Any) -> None:
         """Stop watching `raw` (its body will not be read here)."""
         stream = self._watched(raw)
         if stream is not None:
-            self._forget(raw.watch_fd, stream)
+            self._forget(stream.fd, stream)
 
     def _watched(self, raw: Any) -> _Stream | None:
         """`raw`'s stream while it is only watched (not yet taken over by `read`)."""
-        fd = getattr(raw, "watch_fd", None)
-        stream = self._streams.get(fd) if fd is not None else None
+        stream = self._watches.get(id(raw))
         if stream is None or stream.raw is not raw or stream.on_block is not None:
             return None
         return stream
@@ -127,49 +149,57 @@ class StreamReactor:
         old = self._streams.get(fd)  # a watch taken over, or a socket closed meanwhile
         if old is not None:
             self._unregister(fd, old)
+            if old is not stream:
+                self._drop_watch(old)
         self._streams[fd] = stream
         epoll.register(fd, events)
         stream.epoll = epoll
         if not self._greenlets:
             self._greenlets = [gevent.spawn(self._run), gevent.spawn(self._watchdog)]
 
-    def _claim(self, raw: Any, on_block: OnBlock, last_s: float) -> _Stream | None:
+    def _drop_watch(self, stream: _Stream) -> None:
+        key = id(stream.raw)
+        if self._watches.get(key) is stream:
+            del self._watches[key]
+
+    def _claim(self, raw: Any, on_block: OnBlock, now: float) -> _Stream | None:
         """The watched stream of `raw`, now read here, or None."""
         stream = self._watched(raw)
         if stream is not None:
-            stream.on_block, stream.last_s = on_block, last_s
+            self._drop_watch(stream)
+            # Bytes read with the headers arrived when the kernel stamped them (a first
+            # token, if this greenlet ran late), not when the reactor took them over.
+            arrived = stream.arrived_s
+            stream.on_block = on_block
+            stream.last_s = now if arrived is None else min(arrived, now)
         return stream
 
     def read(
         self,
         raw: Any,
         on_block: Callable[[bytes, float], None],
-        first_token: FirstToken | None = None,
         seen: Callable[[], bool] | None = None,
+        first_token: FirstToken | None = None,
     ) -> None:
         """Feed `on_block(bytes, perf_counter_s)` until `raw` (a geventhttpclient response)
         is complete; raises the transport error if it fails (`first_token`'s error when no
         token came by its deadline). Until `seen()` (the first token is in), the stream is
         read with the watched ones: first in a pass and every `PEEK_EVERY` reads. Blocks
         this greenlet only."""
-        # Bytes read with the headers arrived when the kernel stamped them (a first token,
-        # if this greenlet ran late), not when the reactor took them over.
         now = perf_counter()
-        arrived = getattr(raw, "arrived_s", None)
-        last_s = now if arrived is None else min(arrived, now)
-        stream = self._claim(raw, on_block, last_s)
+        stream = self._claim(raw, on_block, now)
         if stream is not None:
-            fd = raw.watch_fd
+            fd, last_s = stream.fd, stream.last_s
             if self._drain(stream, last_s):
                 self._forget(fd, stream)
                 return
         else:
-            stream = _Stream(raw, on_block, last_s)
-            if self._drain(stream, last_s):
+            stream = _Stream(raw, on_block, now, self.kernel_stamps)
+            if self._drain(stream, now):
                 return
             if stream.sock is None:
                 raise StreamClosed("connection released before the end of the response")
-            fd = stream.sock.fileno()
+            fd = stream.fd
         if seen is not None and stream.stamped and not seen():
             stream.seen = seen
             self._add(fd, stream, self._watching, select.EPOLLIN | select.EPOLLET)
@@ -178,7 +208,7 @@ class StreamReactor:
         timer = None
         if first_token is not None:
             timer = get_hub().loop.timer(max(0.0, first_token.at_s - perf_counter()))
-            timer.start(self._first_token_due, fd, stream, first_token)
+            timer.start(self._first_token_due, fd, stream, first_token, seen)
         try:
             stream.done.get()
         finally:
@@ -186,12 +216,15 @@ class StreamReactor:
                 timer.close()
             self._forget(fd, stream)
 
-    def _first_token_due(self, fd: int, stream: _Stream, first_token: FirstToken) -> None:
-        if not first_token.seen() and self._streams.get(fd) is stream:
+    def _first_token_due(
+        self, fd: int, stream: _Stream, first_token: FirstToken, seen: Callable[[], bool] | None
+    ) -> None:
+        if (seen is None or not seen()) and self._streams.get(fd) is stream:
             self._forget(fd, stream)
             stream.done.set_exception(first_token.error())
 
     def _forget(self, fd: int, stream: _Stream) -> None:
+        self._drop_watch(stream)
         if self._streams.get(fd) is stream:
             del self._streams[fd]
             self._unregister(fd, stream)
@@ -277,8 +310,7 @@ class StreamReactor:
 
     def close(self) -> None:
         """Stop the reactor's greenlets (streams still waiting get GreenletExit)."""
-        if stamps._watch == self.watch:
-            stamps.set_watcher(None)
+        self._watches.clear()
         for stream in list(self._streams.values()):
             stream.done.set_exception(gevent.GreenletExit())
         gevent.killall(self._greenlets)

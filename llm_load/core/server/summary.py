@@ -1,0 +1,87 @@
+"""The `server` block of summary.json, the per-point `server` blocks, and the TTFT split.
+
+`server_summary` gives `{family, url, samples, series, totals, scrape_errors}` (plus `raw`
+for `--server-metric` names and a `note` when the family was not recognised).
+`add_server_points` puts each server point into the time-series point whose interval it
+ends in (the last one wins). `ttft_split` compares the client's TTFT with the server's:
+per request when responses carried server timings (`outside_ms`, see `timings`), else the
+client percentiles against the server histogram's over the same run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_load.core.server.series import ServerSeries
+
+__all__ = ["add_server_points", "server_summary", "split_line", "ttft_split"]
+
+
+def server_summary(series: ServerSeries, url: str, scrape_errors: dict[str, int]) -> dict[str, Any]:
+    """The `server` object of summary.json; `scrape_errors` counts failures by reason."""
+    family = series.family.name if series.family else "unknown"
+    out: dict[str, Any] = {
+        "family": family,
+        "url": url,
+        "samples": series.samples,
+        "series": series.series(),
+        "totals": series.totals(),
+        "scrape_errors": {"count": sum(scrape_errors.values()), "reasons": dict(scrape_errors)},
+    }
+    if series.wanted:
+        out["raw"] = series.raw()
+    if family == "unknown" and series.samples:
+        out["note"] = "family not recognised: only the --server-metric names are kept"
+    return out
+
+
+def add_server_points(
+    timeseries: dict[str, Any], points: list[dict[str, Any]], started_at: float
+) -> None:
+    """Give each time-series point the `server` block of the scrape ending in it."""
+    interval = float(timeseries.get("interval_s") or 1.0)
+    rows = timeseries.get("points") or []
+    for server_point in points:
+        t_s = server_point["t"] - started_at
+        for row in rows:
+            if row["t_s"] - interval < t_s <= row["t_s"] + 1e-9:
+                row["server"] = {k: v for k, v in server_point.items() if k != "t"}
+                break
+
+
+def ttft_split(totals: dict[str, Any], server: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Client TTFT vs the server's own, at p50 and p99 (ms), or None with nothing to pair."""
+    client = totals.get("ttft_ms") or {}
+    outside = totals.get("outside_ms") or {}
+    if outside.get("count"):
+        own = totals.get("server_ttft_ms") or {}
+        source = "per-request"
+    else:
+        own = ((server or {}).get("totals") or {}).get("ttft_ms") or {}
+        source = "histogram"
+        outside = {}
+    if not client.get("count") or own.get("p50") is None:
+        return None
+    split: dict[str, Any] = {"source": source}
+    for stat in ("p50", "p99"):
+        c, s = client.get(stat), own.get(stat)
+        gap = outside.get(stat) if outside else (c - s if c is not None and s is not None else None)
+        split[stat] = {"client_ms": c, "server_ms": s, "outside_ms": gap}
+    return split
+
+
+def split_line(split: dict[str, Any] | None) -> str | None:
+    """One console line: client vs server TTFT and the time spent outside the server."""
+    if not split:
+        return None
+    parts = []
+    for stat in ("p50", "p99"):
+        row = split[stat]
+        if row["client_ms"] is None or row["server_ms"] is None:
+            continue
+        outside = row["outside_ms"]
+        gap = f", outside {outside:.1f}" if outside is not None else ""
+        parts.append(f"{stat} client {row['client_ms']:.1f} / server {row['server_ms']:.1f}{gap}")
+    if not parts:
+        return None
+    return f"TTFT split ({split['source']}, ms): " + "; ".join(parts)

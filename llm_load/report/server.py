@@ -1,0 +1,163 @@
+"""The server's own account in reports: console lines, a one-line reading, tables and charts.
+
+All from a summary's `server` block and the `server` block of each time-series point
+(`llm_load.core.server`); a summary without them gives nothing. The reading says from which
+user count requests queue on the server (waiting > 0), how far KV-cache use goes, and whether
+the client's TTFT p99 is higher while the server queues. Pure: dicts in, text out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_load.core.server.summary import split_line
+
+__all__ = ["server_charts", "server_lines", "server_note", "server_tables"]
+
+SERIES_LABELS = {
+    "running": "requests running",
+    "waiting": "requests waiting",
+    "kv_cache_usage": "KV-cache use (0-1)",
+    "prefix_cache_hit_rate": "prefix-cache hit rate",
+    "generated_tokens_per_s": "generated tokens/s",
+    "prompt_tokens_per_s": "prompt tokens/s",
+    "preemptions": "preemptions per interval",
+}
+HISTOGRAM_LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "e2e_ms": "E2E", "queue_ms": "queue time"}
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def server_lines(summary: dict[str, Any]) -> list[str]:
+    """Console lines: what the server said (family, queue, tokens) and the TTFT split."""
+    server = summary.get("server") or {}
+    lines = []
+    if server.get("url"):
+        series, totals = server.get("series") or {}, server.get("totals") or {}
+        errors = (server.get("scrape_errors") or {}).get("count", 0)
+        parts = [f"server ({server.get('family')}, {server.get('samples', 0)} scrapes"]
+        parts[0] += f", {errors} failed)" if errors else ")"
+        for key in ("running", "waiting"):
+            if key in series:
+                parts.append(f"{key} max {series[key]['max']:g}")
+        if "kv_cache_usage" in series:
+            parts.append(f"KV-cache max {series['kv_cache_usage']['max'] * 100:.2f} %")
+        if "generated_tokens" in totals:
+            ours = summary.get("totals", {}).get("output_tokens", 0)
+            parts.append(f"generated {totals['generated_tokens']:,.0f} tokens (ours {ours:,})")
+        lines.append(": ".join(parts[:1]) + ": " + ", ".join(parts[1:]) if parts[1:] else parts[0])
+    line = split_line(server.get("ttft_split"))
+    if line:
+        lines.append(line)
+    note = server_note(summary)
+    if note:
+        lines.append(note)
+    return lines
+
+
+def _points(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    points = (summary.get("timeseries") or {}).get("points") or []
+    return [p for p in points if isinstance(p.get("server"), dict)]
+
+
+def server_note(summary: dict[str, Any]) -> str | None:
+    """One reading of the server panel, or None without per-point server data."""
+    points = _points(summary)
+    if not points:
+        return None
+    queued = [p for p in points if (p["server"].get("waiting") or 0) > 0]
+    parts = []
+    if queued:
+        users = queued[0].get("users")
+        where = f"from {users} users" if users is not None else f"from {queued[0]['t_s']:g} s"
+        parts.append(f"{where} requests queue on the server (waiting > 0)")
+    else:
+        parts.append("requests never queued on the server (waiting stayed 0)")
+    kv = [p["server"]["kv_cache_usage"] for p in points if "kv_cache_usage" in p["server"]]
+    if kv:
+        parts.append(f"KV-cache use reaches {max(kv) * 100:.2f} %")
+    note = "; ".join(parts)
+    calm = _median_p99([p for p in points if p not in queued])
+    busy = _median_p99(queued)
+    if calm is not None and busy is not None:
+        note += f"; TTFT p99 {calm:,.0f} ms without a queue, {busy:,.0f} ms with one"
+    return note + "."
+
+
+def _median_p99(points: list[dict[str, Any]]) -> float | None:
+    values = sorted(
+        v for p in points if isinstance(v := (p.get("ttft_ms") or {}).get("p99"), int | float)
+    )
+    return values[len(values) // 2] if values else None
+
+
+def server_tables(summary: dict[str, Any]) -> list[tuple[list[str], list[list[str]]]]:
+    """(headers, rows) of the server panel's tables: series, counters, histograms, split."""
+    server = summary.get("server") or {}
+    series, totals = server.get("series") or {}, server.get("totals") or {}
+    split = server.get("ttft_split")
+    tables = [
+        (
+            ["Series", "mean", "max", "last"],
+            [[label, *(_fmt(series[k][s], 3) for s in ("mean", "max", "last"))]
+             for k, label in SERIES_LABELS.items() if k in series],
+        ),
+        (
+            ["Over the run (server counters)", "delta"],
+            [[k.replace("_", " "), _fmt(v, 3 if k.endswith("rate") else 0)]
+             for k, v in totals.items() if not isinstance(v, dict)],
+        ),
+        (
+            ["Server histogram (ms)", "count", "mean", "p50", "p90", "p99"],
+            [[HISTOGRAM_LABELS.get(k, k), _fmt(v.get("count"), 0),
+              *(_fmt(v.get(s)) for s in ("mean", "p50", "p90", "p99"))]
+             for k, v in totals.items() if isinstance(v, dict)],
+        ),
+    ]  # fmt: skip
+    if split:
+        rows = [[stat, *(_fmt(split[stat][k]) for k in ("client_ms", "server_ms", "outside_ms"))]
+                for stat in ("p50", "p99")]  # fmt: skip
+        tables.append(([f"TTFT split ({split['source']})", "client", "server", "outside"], rows))
+    return [(headers, rows) for headers, rows in tables if rows]
+
+
+def _line(label: str, values: list[Any], unit: str) -> dict[str, Any]:
+    return {"label": label, "values": values, "scale": "y", "unit": unit, "style": "line"}
+
+
+def server_charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Charts of kind `server` over time (the report's chart shape), with the stage lines."""
+    points = _points(summary)
+    if not points:
+        return []
+    x = [float(p["t_s"]) for p in points]
+    stages = summary.get("stages") or []
+    marks = [{"x": s["start_s"], "label": str(s.get("label", ""))} for s in stages]
+
+    def col(key: str, stat: str | None = None) -> list[Any]:
+        values = [p["server"].get(key) for p in points]
+        return [v.get(stat) if isinstance(v, dict) else None for v in values] if stat else values
+
+    client_p99 = [(p.get("ttft_ms") or {}).get("p99") for p in points]
+    groups = (
+        ("server-queue", "Server: requests running and waiting",
+         [_line("running", col("running"), "requests"),
+          _line("waiting", col("waiting"), "requests")]),
+        ("server-cache", "Server: KV-cache use and prefix-cache hit rate",
+         [_line("KV-cache use", col("kv_cache_usage"), "0-1"),
+          _line("prefix-cache hit rate", col("prefix_cache_hit_rate"), "0-1")]),
+        ("server-ttft", "TTFT p99: client vs the server's histogram",
+         [_line("client TTFT p99", client_p99, "ms"),
+          _line("server TTFT p99", col("ttft_ms", "p99"), "ms")]),
+    )  # fmt: skip
+    charts = []
+    for cid, title, group in groups:
+        present = [s for s in group if any(v is not None for v in s["values"])]
+        if present and (cid != "server-ttft" or len(present) == 2):
+            charts.append({"id": cid, "title": title, "kind": "server", "x": x,
+                           "x_label": "time (s)", "series": present, "marks": marks})  # fmt: skip
+    return charts
