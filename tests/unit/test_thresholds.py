@@ -99,3 +99,9 @@ def test_workers_lost_is_a_number_of_the_whole_run(lost, expr, ok):
 def test_workers_lost_takes_no_model_or_stat(expr, message):
     with pytest.raises(ThresholdError, match=message.replace(".", r"\.")):
         parse_threshold(expr)
+
+
+def test_metric_names_with_digits_parse() -> None:
+    """`e2e_ms` (a digit in the name) is a metric like the others."""
+    threshold = parse_threshold("e2e_ms.p99@embed-llm < 500")
+    assert (threshold.metric, threshold.stat, threshold.model) == ("e2e_ms", "p99", "embed-llm")

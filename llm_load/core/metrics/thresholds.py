@@ -67,7 +67,7 @@ SCALARS = (
 )
 RUN_SCALARS = ("workers_lost",)  # top-level numbers of summary.json, not per model
 _EXPR = re.compile(
-    r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
+    r"^\s*(?P<metric>[a-z][a-z0-9_]*)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 
