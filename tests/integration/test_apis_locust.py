@@ -20,6 +20,8 @@ from tests.conftest import (
     run_locust,
     short_run,
 )
+from tests.integration.test_distributed import cluster
+from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE, finish
 from tests.integration.test_scenarios import cli
 
 pytestmark = pytest.mark.timeout(180)
@@ -124,3 +126,23 @@ def test_the_mixed_api_scenario_runs_against_the_mock(summary_path):
     for name in models:
         m = s["by_model"][name]
         assert m["requests"] > 0 and m["ttft_ms"]["p50"] >= 29 and m["usage_reported"] > 0
+
+
+def test_the_mixed_api_scenario_merges_from_two_workers(summary_path):
+    scenario = str(ROOT / "scenarios" / "mixed-apis.yaml")
+    models = ("chat-llm", "responses-llm", "messages-llm", "completions-llm")
+    specs = [a for name in models for a in ("--model", f"{name}=20/2")]
+    with spawn_mock(*specs, "--model", "embed-llm=10/1", "--tokens", "12") as mock:
+        master, workers = cluster(mock.base_url, summary_path, 2, 10, "5s", "--scenario",
+                                  scenario, *DRAIN, locustfile=SCENARIO_LOCUSTFILE)  # fmt: skip
+        _, err = finish(master, workers)
+        truth = mock.stats()["requests"]
+    assert master.returncode == 0, err[-3000:]
+    by_model = load(summary_path)["by_model"]
+    per_model = Counter((r["model"], r["api"]) for r in truth)
+    assert {(name, m["api"]) for name, m in by_model.items()} == set(per_model)
+    for (name, api), count in per_model.items():
+        m = by_model[name]
+        assert m["requests"] == count and m["failures"] == m["cancelled"] == 0, name
+        tokens = 0 if api == "embeddings" else 12 * count
+        assert m["output_tokens"] == tokens and m["usage_reported"] == count, name
