@@ -55,6 +55,10 @@ class Framing:
     def error_body(self, status: int, message: str, kind: str) -> bytes:
         return payload.error_body(status, message, kind)
 
+    def error_event(self) -> bytes:
+        """The in-stream error that ends a stream (``--stream-error-rate``)."""
+        return b"data: " + payload.STREAM_ERROR_CHUNK + b"\n\ndata: [DONE]\n\n"
+
 
 class Reply:
     """What a reply says: `n` tokens, the finish `reason`, `usage` (or None) and tool `calls`."""
@@ -80,6 +84,7 @@ def frames(framing: Framing, rid: int, model: str, created: int, reply: Reply,
     out._role, out._extra, out.n = (chunk(head) if head else b""), b"", reply.n
     out.tokens = tuple(chunk(e) for e in events[: min(reply.n, len(events))])
     out.tail = chunk(framing.tail(rid, model, created, reply)) + _END
+    out.error = chunk(framing.error_event()) + _END
     return out
 
 
@@ -173,6 +178,10 @@ class ResponsesFraming(Framing):
     def body(self, rid: int, model: str, created: int, reply: Reply) -> bytes:
         return orjson.dumps(self._response(rid, model, created, reply))
 
+    def error_event(self) -> bytes:
+        message = payload.STREAM_ERROR_MESSAGE
+        return sse("error", {"code": "server_error", "message": message, "param": None})
+
 
 def _input(arguments: str) -> Any:
     """A `tool_use` block's `input` object; an (injected) invalid one stays text."""
@@ -244,6 +253,10 @@ class MessagesFraming(Framing):
             doc["usage"] = {"input_tokens": reply.usage["prompt_tokens"],
                             "output_tokens": reply.usage["completion_tokens"]}  # fmt: skip
         return orjson.dumps(doc)
+
+    def error_event(self) -> bytes:
+        error = {"type": "overloaded_error", "message": "Overloaded (injected by llm-load mock)"}
+        return sse("error", {"error": error})
 
     def error_body(self, status: int, message: str, kind: str) -> bytes:
         kind = _ERRORS.get(status, "api_error")

@@ -9,6 +9,7 @@ from itertools import pairwise
 
 import pytest
 
+from llm_load.mock.payload import STREAM_ERROR_MESSAGE
 from llm_load.mock.process import spawn_mock
 from tests.conftest import (
     ROOT,
@@ -146,3 +147,24 @@ def test_the_mixed_api_scenario_merges_from_two_workers(summary_path):
         assert m["requests"] == count and m["failures"] == m["cancelled"] == 0, name
         tokens = 0 if api == "embeddings" else 12 * count
         assert m["output_tokens"] == tokens and m["usage_reported"] == count, name
+
+
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [("chat", STREAM_ERROR_MESSAGE), ("responses", STREAM_ERROR_MESSAGE),
+     ("messages", "Overloaded (injected by llm-load mock)"),
+     ("completions", STREAM_ERROR_MESSAGE)],
+)  # fmt: skip
+def test_in_stream_error_events_fail_with_the_server_message(summary_path, api, message):
+    args = ("--ttft-ms", "5", "--itl-ms", "2", "--tokens", "20", "--stream-error-rate", "0.5")
+    with spawn_mock(*args) as mock:
+        proc = short_run(mock.base_url, summary_path, "--model", "mock-llm", "--api", api,
+                         *DRAIN, users=4, run_time="3s")  # fmt: skip
+        stats = mock.stats()
+    s = load(summary_path)
+    m = s["by_model"]["mock-llm"]
+    assert proc.returncode == 1 and m["cancelled"] == 0
+    broken = stats["faults"]["stream_error"]
+    assert m["failures"] == broken == sum(r["fault"] == "stream_error" for r in stats["requests"])
+    assert 0.3 < broken / m["requests"] < 0.7
+    assert s["errors"] == [{"kind": "stream_error", "count": broken, "example": message}]
