@@ -71,6 +71,13 @@ def test_error_event():
     assert chat.error and chat.done
 
 
+def test_llamacpp_error_field_is_a_stream_error_and_keeps_the_tokens():
+    """Older llama.cpp servers: `error: {...}` (an SSE field, not data) then `data: [DONE]`."""
+    chat = accumulate([(STREAMS / "llamacpp_error_field.sse").read_bytes()])
+    assert chat.error == "context shift is disabled"
+    assert chat.content == "Tell me" and chat.token_chunks == 2 and chat.done
+
+
 def test_recorded_llama_server_tool_call_stream():
     chat = accumulate([(STREAMS / "llamacpp_tool_calls_real.sse").read_bytes()])
     assert chat.tool_calls and chat.tool_calls[0]["function"]["name"] == "get_weather"
