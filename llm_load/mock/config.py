@@ -10,11 +10,11 @@ DEFAULT_MODEL = "mock-llm"
 SLOW_MODEL = "mock-llm-slow"
 # Ways a tool-case answer can be made wrong (``--tool-error-kinds``), named like the grades.
 TOOL_ERROR_KINDS = (
-    "wrong_function", "invalid_json", "missing_arg", "unexpected_arg", "wrong_type",
-    "wrong_value", "extra_call", "no_call", "call_when_irrelevant",
+    "unknown_function", "wrong_function", "invalid_json", "missing_arg", "unexpected_arg",
+    "wrong_type", "wrong_value", "extra_call", "no_call", "call_when_irrelevant",
 )  # fmt: skip
 DEFAULT_TOOL_ERROR_KINDS = (
-    "wrong_function", "invalid_json", "missing_arg", "wrong_type", "no_call",
+    "unknown_function", "wrong_function", "invalid_json", "missing_arg", "wrong_type", "no_call",
     "call_when_irrelevant",
 )  # fmt: skip
 TOOL_STREAM_STYLES = ("vllm", "llamacpp")

@@ -75,3 +75,24 @@ def test_evaluate_sets_passed():
     s = evaluate([parse_threshold("ttft_ms.p99 < 500"), parse_threshold("error_rate < 0.01")], s)
     assert not s["passed"]
     assert evaluate([], summary())["passed"]
+
+
+def test_tool_error_buckets_are_thresholds() -> None:
+    s = summary()
+    tools = {"expected": 10, "correct": 7, "by_error": {"unknown_function": 2, "wrong_function": 1}}
+    s["totals"]["tool_calls"] = tools
+    checks = [
+        "tool_errors.unknown_function == 0",
+        "tool_errors.wrong_function <= 1",
+        "tool_errors.missing_arg == 0",
+        "tool_errors.wrong_function@org/model-1.5 == 0",
+    ]
+    result = evaluate([parse_threshold(c) for c in checks], s)["thresholds"]
+    assert [(r["value"], r["ok"]) for r in result] == [
+        (2, False),
+        (1, True),
+        (0, True),
+        (None, False),
+    ]
+    with pytest.raises(ThresholdError, match=r"tool_errors needs one of \.no_call"):
+        parse_threshold("tool_errors.hallucinated == 0")

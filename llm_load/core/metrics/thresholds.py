@@ -3,8 +3,9 @@
 Grammar: `METRIC[.STAT][@MODEL] OP NUMBER` with OP one of `< <= > >= == !=`. METRIC is a
 key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `requests`, ...)
 or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
-followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
-and the tool-call distributions; a run with an SLO adds `goodput` with a STAT of `ratio
+followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`,
+the tool-call distributions and `tool_errors.BUCKET` (graded calls in one error bucket, e.g.
+`tool_errors.unknown_function == 0`); a run with an SLO adds `goodput` with a STAT of `ratio
 requests_per_s output_tokens_per_s good` (bare `goodput` is the ratio: `goodput >= 0.95`).
 Without `@MODEL` the check is on the totals over all models. A metric with no data (e.g. no
 TTFT at all, no graded tool call, goodput without an SLO) fails its check.
@@ -17,6 +18,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from llm_load.core.tools.grading import PRECEDENCE
 
 __all__ = ["Threshold", "ThresholdError", "evaluate", "parse_threshold"]
 
@@ -54,6 +57,7 @@ SCALARS = (
     "error_rate",
     "tool_accuracy",
 )
+TOOL_ERRORS = "tool_errors"  # .BUCKET: a count from tool_calls.by_error
 _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
@@ -80,6 +84,9 @@ class Threshold:
         scope = summary["totals"] if self.model is None else summary["by_model"].get(self.model)
         if scope is None:
             return None
+        if self.metric == TOOL_ERRORS:
+            tools = scope.get("tool_calls")
+            return float(tools["by_error"].get(self.stat, 0)) if tools else None
         found = scope.get(self.metric)
         if self.stat is not None:
             found = found.get(self.stat) if isinstance(found, dict) else None
@@ -106,11 +113,16 @@ def parse_threshold(text: str) -> Threshold:
         stats = GOODPUT_STATS if metric == "goodput" else STATS
         if stat not in stats:
             raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(stats)}")
+    elif metric == TOOL_ERRORS:
+        if stat not in PRECEDENCE:
+            raise ThresholdError(
+                f"threshold {text!r}: {metric} needs one of .{', .'.join(PRECEDENCE)}"
+            )
     elif metric in SCALARS:
         if stat is not None:
             raise ThresholdError(f"threshold {text!r}: {metric} takes no .{stat}")
     else:
-        known = ", ".join((*DISTRIBUTIONS, "goodput", *SCALARS))
+        known = ", ".join((*DISTRIBUTIONS, "goodput", TOOL_ERRORS, *SCALARS))
         raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r}; known: {known}")
     return Threshold(text.strip(), metric, stat, match["model"], match["op"], float(match["value"]))
 
