@@ -381,7 +381,19 @@ def _auth_failure(t: Target) -> Step:
         "key_source": key.source,
     }
     hints = _key_hints(t, status)
+    if status in (401, 403) and t.base is not None and _guards_every_path(t, t.base):
+        hints.append(
+            f"this server answers {status} to any path without a valid key (llama.cpp checks "
+            f"the key before the path), so the base URL {t.base} is not checked yet: fix the "
+            "key, then run doctor again"
+        )
     return Step("auth", "fail", msg, details, hints, summary=what)
+
+
+def _guards_every_path(t: Target, base: str) -> bool:
+    """Whether a path no server serves also answers 401/403: auth before routing."""
+    probe = probe_models(t, base + "/llm-load-doctor-no-such-path")
+    return probe.kind == "auth"
 
 
 def check_auth(t: Target) -> Step:

@@ -115,7 +115,10 @@ def test_doctor_on_the_seed_day(server):
         assert f"endpoint: wrong base URL: use -H {server.base_url}; then auth:" in out
     else:  # llama.cpp checks the key before routing: every path is 401, the URL untestable
         assert seed.returncode == 12, out
-        assert "(HTTP 401)" in auth
+        assert "answers 401 to any path without a valid key" in out
+        keyed = doctor("-H", server.base_url + "/api", "--api-key", server.key)
+        assert keyed.returncode == 11, keyed.stdout  # with the key, the 404 shows
+        assert f"use -H {server.base_url}" in line(keyed.stdout, "endpoint")
     fixed = doctor("-H", server.base_url, "--api-key", server.key, "--model", server.model)
     assert fixed.returncode == 0, fixed.stdout
     assert f"ready: -H {server.base_url} --model {server.model}" in fixed.stdout
@@ -154,8 +157,13 @@ FEW_SHOT = [  # llama.cpp's gemma calls reliably only after one example turn
 
 
 def test_a_forced_tool_call_is_graded(server, summary_path, tmp_path):
-    """vLLM's random model pads the forced JSON with whitespace: at 48 tokens the call is cut
-    (finish_reason length, the raw `<tool_call>` text as content), so 256."""
+    """Output budgets that fit exactly one whole call. vLLM's random model pads the forced
+    JSON with whitespace: at 48 tokens the call is cut (finish_reason length, the raw
+    `<tool_call>` text as content), so 256. llama.cpp's gemma repeats the call until
+    max_tokens: 24-32 tokens hold one call; at 16 its arguments are cut to `{`, at 48 a second
+    call starts (`{"`), and sending that back in the next turn gets HTTP 500 "Failed to parse
+    tool call arguments as JSON", so one turn only."""
+    budget = "32" if server.kind == "llama" else "256"
     case = {
         "id": "forced-weather-berlin",
         "messages": FEW_SHOT,
@@ -167,7 +175,8 @@ def test_a_forced_tool_call_is_graded(server, summary_path, tmp_path):
     cases.write_text(json.dumps(case) + "\n")
     proc = run_locust(
         "-u", "1", "-r", "1", "-t", "5s", "-H", server.base_url, "--model", server.model,
-        "--tool-cases", str(cases), "--max-tokens", "256", "--llm-json", str(summary_path),
+        "--tool-cases", str(cases), "--max-tokens", budget, "--tool-turns", "1",
+        "--temperature", "0", "--llm-json", str(summary_path),
         *DRAIN, locustfile=TOOLS_LOCUSTFILE, env=clean_env(OPENAI_API_KEY=server.key or ""),
         timeout=600,
     )  # fmt: skip
