@@ -7,8 +7,8 @@ lower, throughput (req/s, output tok/s) better higher, error rate better lower a
 accuracy better higher. Latencies and throughput change relatively: `|B - A| / |A| <= noise`
 (default 5 %) is `same`. A p99 is also `same` when the two runs' sampling intervals of it
 overlap (`llm_load.report.quantile_band`: from each run's own sample count and quantiles),
-since a tail percentile of a few hundred samples moves by far more than 5 % between
-identical runs. Error rate and tool accuracy are shares and change in absolute
+since a tail percentile of a few hundred samples moves by far more than
+5 % between identical runs. Error rate and tool accuracy are shares and change in absolute
 percentage points: `|B - A| <= rate_noise` (default 0.01, one point) is `same`. Beyond the
 band the direction decides `better` or `worse`; a metric one side lacks is `n/a`, one both
 lack is left out. Band edges count as `same`. The result is a plain dict

@@ -174,7 +174,7 @@ def test_a_tail_percentile_is_judged_by_its_sampling_interval():
     """A p99 over 200 requests is their 2nd largest: +15 % is noise there, not at 100,000."""
     assert ttft_p99_verdict(ttft(200, 200.0), ttft(200, 230.0)) == "same"
     # a p95 and a p99 both 40 % up over 100,000 requests: worse; a p99 up 15 % with the p95
-    # unchanged: the top 1 % may sit anywhere between them, so the summary cannot tell
+    # unchanged: the top 5 % may sit anywhere between them, so the summary cannot tell
     shifted = ttft(100_000, 280.0, p95=240.0, top=320.0)
     assert ttft_p99_verdict(ttft(100_000, 200.0), shifted) == "worse"
     assert ttft_p99_verdict(shifted, ttft(100_000, 200.0)) == "better"
