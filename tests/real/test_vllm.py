@@ -94,7 +94,9 @@ def test_a_full_queue_is_counted_with_vllms_message(vllm, summary_path, stream):
     kinds = {"stream_error", "http_503"} if stream else {"http_503"}
     assert {e["kind"] for e in s["errors"]} <= kinds and s["errors"], s["errors"]
     assert all(e["example"] == BUSY for e in s["errors"])
-    assert t["failures"] == sum(e["count"] for e in s["errors"]) == refused > 0  # vLLM's count
-    if stream:  # seen so far: every refused stream is an in-stream error (HTTP 200)
+    assert t["failures"] == sum(e["count"] for e in s["errors"]) > 0
+    # vLLM's own count; a call cut off by the test's stop (rare, `cancelled`) may be one too
+    assert t["failures"] <= refused <= t["failures"] + t["cancelled"]
+    assert t["requests"] > t["failures"]
+    if stream:  # both forms come: HTTP 503 JSON and HTTP 200 with one in-stream error
         print("refused streams by kind:", {e["kind"]: e["count"] for e in s["errors"]})
-    assert t["requests"] > t["failures"] and t["cancelled"] == 0
