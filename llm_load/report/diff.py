@@ -97,7 +97,7 @@ def compare_value(
         row["delta_pct"] = 100.0 * delta / abs(a)
         within = abs(delta) / abs(a) <= noise + _EPSILON
     ia, ib = intervals
-    if ia is not None and ib is not None:
+    if ia is not None and ib is not None and noise > 0:  # `--noise 0` flags every change
         row["intervals"] = [list(ia), list(ib)]
         within = within or max(ia[0], ib[0]) <= min(ia[1], ib[1]) + _EPSILON
     row["verdict"] = "same" if within else _direction(metric, delta)
