@@ -99,3 +99,24 @@ def test_workers_lost_is_a_number_of_the_whole_run(lost, expr, ok):
 def test_workers_lost_takes_no_model_or_stat(expr, message):
     with pytest.raises(ThresholdError, match=message.replace(".", r"\.")):
         parse_threshold(expr)
+
+
+def test_tool_error_buckets_are_thresholds() -> None:
+    s = summary()
+    tools = {"expected": 10, "correct": 7, "by_error": {"unknown_function": 2, "wrong_function": 1}}
+    s["totals"]["tool_calls"] = tools
+    checks = [
+        "tool_errors.unknown_function == 0",
+        "tool_errors.wrong_function <= 1",
+        "tool_errors.missing_arg == 0",
+        "tool_errors.wrong_function@org/model-1.5 == 0",
+    ]
+    result = evaluate([parse_threshold(c) for c in checks], s)["thresholds"]
+    assert [(r["value"], r["ok"]) for r in result] == [
+        (2, False),
+        (1, True),
+        (0, True),
+        (None, False),
+    ]
+    with pytest.raises(ThresholdError, match=r"tool_errors needs one of \.no_call"):
+        parse_threshold("tool_errors.hallucinated == 0")
