@@ -47,6 +47,11 @@ class ArrivalClock:
     def set_share(self, rank: int, count: int) -> None:
         self.schedule.set_share(rank, count)
 
+    def set_rate(self, rate: float) -> None:
+        """`rate` req/s (the whole load's, this process makes its share) from now on."""
+        self.schedule.set_rate(rate, perf_counter() - self.start)
+        self._next = None
+
     def claim(self) -> float | None:
         """The perf_counter time the caller should send its next request at (maybe already
         past), or None when the schedule has ended. Overdue arrivals are dropped here."""

@@ -79,12 +79,22 @@ class LLMRun:
         self.arrival_share = (0, 1)  # this worker's (rank, count) of the rate
         self._ticker: gevent.Greenlet | None = None
         self._quit_done: gevent.event.Event | None = None  # set once on_quitting is done
+        # Extra per-request observers (the capacity search): add(rec), sending(epoch_s),
+        # extend_summary(summary).
+        self.observers: list[Any] = []
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point)."""
         self.book.add(rec)
         if self.request_log is not None:
             self.request_log.add(rec)
+        for observer in self.observers:
+            observer.add(rec)
+
+    def sending(self, started_at: float) -> None:
+        """A call goes out; `started_at` (epoch s) is its record's `started_at`."""
+        for observer in self.observers:
+            observer.sending(started_at)
 
     # -- lifecycle -------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -292,6 +302,8 @@ class LLMRun:
         if "arrivals" in summary and self.settings.scenario is not None:
             load = self.settings.scenario.load
             summary["arrivals"].update(arrival=load.arrival, rate_per_s=load.rate)
+        for observer in self.observers:
+            observer.extend_summary(summary)
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> None:

@@ -177,6 +177,7 @@ class LLMUser(FastHttpUser):
             if scheduled_at < t0:  # late: the wait for a free user is part of the latency
                 started_at -= t0 - scheduled_at
                 t0 = scheduled_at
+        self.llm.sending(started_at)
         resp, retries = None, 0
         try:
             resp, retries = self._send(name, dumps(body))

@@ -8,7 +8,8 @@ the epoch time and returns the load to hold (None: the search is over). A step:
 2. *measures*: its window (of send times) opens; it closes after `step_s` and at least
    `target` requests sent (`min_requests`; for a confirmation, enough to pass with
    confidence). A step that is *clearly over* a limit fails at once (at alpha / 10, as it is
-   looked at every second), with its requests in flight counted as within the limits;
+   looked at every second, and once 10 requests finished), with its requests in flight
+   counted as within the limits;
 3. *drains*: the load stays while the window's requests finish and, distributed, every
    worker has reported past the window's end (`known_until`), or `drain_timeout_s` passed;
 4. is *decided* (`stats.judge` per condition): any clear fail fails; all clearly within
@@ -35,6 +36,7 @@ __all__ = ["CapacityRun", "Phase"]
 READY_WAIT_S = 30.0  # a load not reached by then is measured anyway
 SETTLE_CAP_S = 30.0
 EARLY_ALPHA_SHARE = 0.1
+EARLY_MIN_REQUESTS = 10  # an early fail needs this many finished requests
 
 
 class Phase(Enum):
@@ -133,6 +135,8 @@ class CapacityRun:
             step.phase = Phase.DRAIN
 
     def _failed_early(self, step: Step, now: float) -> bool:
+        if self.data(step).done < EARLY_MIN_REQUESTS:
+            return False
         alpha = self.spec.alpha * EARLY_ALPHA_SHARE
         checks = check_all(self.conditions, self.data(step), alpha, drained=False)
         if not any(c.verdict is Verdict.FAIL for c in checks):
@@ -211,7 +215,7 @@ class CapacityRun:
             "goodput": spec.goodput,
             "max_error_rate": spec.max_error_rate,
             "confidence": spec.confidence,
-            "bounds": {"min": spec.min, "max": spec.max, "resolution": spec.step},
+            "bounds": {"min": search.min, "max": search.max, "resolution": spec.step},
             "value": value,
             "value_next_failed": upper,
             "complete": self.finished,

@@ -30,6 +30,8 @@ class Search:
     """Loads `min..max` (users when `integer`, else req/s) to `resolution`."""
 
     def __init__(self, low: float, high: float, resolution: float, integer: bool) -> None:
+        if integer:
+            low, high = int(low), int(high)
         self.min, self.max, self.resolution, self.integer = low, high, resolution, integer
         self.passes: dict[float, bool] = {}  # load -> confirmed
         self.fails: set[float] = set()
@@ -79,4 +81,4 @@ class Search:
         unit = 1.0 if self.integer else self.resolution
         steps = load / unit
         steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
-        return round(steps * unit, 9)
+        return steps if self.integer else round(steps * unit, 9)
