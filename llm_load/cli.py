@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import llm_load
+from llm_load.capacity_cli import add_capacity_arguments
 from llm_load.compare import add_arguments as add_compare_arguments
 from llm_load.report.cli import add_report_parser, run_report
 from llm_load.report.console import print_summary
@@ -110,6 +111,12 @@ def _validate(args: argparse.Namespace) -> int:
     return validate_files(args.files)
 
 
+def _capacity(args: argparse.Namespace, extra: list[str]) -> int:
+    from llm_load.capacity_cli import run_capacity
+
+    return run_capacity(args, locustfile_path("capacity"), extra)
+
+
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     from llm_load.scenario_cli import run_scenario
 
@@ -159,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 pass, 1 failed requests, 2 invalid scenario, 3 thresholds failed",
     )  # fmt: skip
     add_run_arguments(run)
+    capacity = sub.add_parser(
+        "capacity", help="find the most users (or req/s) served within SLOs, in one Locust run",
+        epilog="exit codes: 0 found, 1 the search could not finish, 2 bad input, "
+        "3 capacity below --expect; other options go to Locust",
+    )  # fmt: skip
+    add_capacity_arguments(capacity)
     add_report_parser(sub)
     compare = sub.add_parser(
         "compare", help="send the same prompt to several models and compare them side by side"
@@ -178,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:  # other Locust options (after the scenario) go to Locust
         args, unknown = build_parser().parse_known_args(argv)
         return _run(args, unknown + extra)
+    if argv[:1] == ["capacity"]:  # so do capacity's unknown options
+        args, unknown = build_parser().parse_known_args(argv)
+        return _capacity(args, unknown)
     args = build_parser().parse_args(argv)
     commands = {"demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate}
     commands["report"] = run_report

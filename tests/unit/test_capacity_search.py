@@ -120,7 +120,7 @@ def test_bins_merge_exactly_into_the_window_of_their_send_time():
     for bins in (one, two):
         windows.add(SendBins.from_wire(SendBins.to_wire(bins.take())))
     data = windows.data[0]
-    assert (data.sent, data.done, data.good, windows.unattributed) == (2, 2, 2, 1)
+    assert (data.sent, data.done, data.good, len(windows.pending)) == (2, 2, 2, 1)
     assert data.hists["ttft_ms"].count == 2 and data.in_flight == 0
 
 
@@ -192,3 +192,21 @@ def test_errors_over_the_ceiling_fail_a_step():
     step = run.steps[0]
     assert not step["passed"] and "error rate = 10.0% (ceiling 1.0%)" in step["reason"]
     assert run.summary(7.0)["value"] is None
+
+
+def test_a_reopened_window_gets_back_what_was_sent_while_it_drained():
+    windows, bins = StepWindows(), SendBins()
+    windows.open(bin_key(10.0))
+    windows.close(0, bin_key(12.0))
+    bins.sent(12.2)  # sent while the step drains: not yet the step's
+    windows.add(bins.take())
+    assert windows.data[0].sent == 0 and windows.pending
+    windows.reopen(0)
+    bins.add(record(12.2, 50.0), good=True)
+    windows.add(bins.take())
+    assert (windows.data[0].sent, windows.data[0].done, windows.data[0].in_flight) == (1, 1, 0)
+    windows.close(0, bin_key(13.0))
+    bins.sent(13.1)
+    windows.add(bins.take())
+    windows.open(bin_key(20.0))  # the next step: what was left over was settling time
+    assert windows.unattributed == 1 and not windows.pending

@@ -121,18 +121,21 @@ class SendBins:
 
 class StepWindows:
     """Which step each send-time bin belongs to: one window `[start, end)` of bin keys per
-    step (the current one may be open: `end` None); bins outside every window (a step's
-    settling time) are counted as `unattributed` and dropped."""
+    step (the current one may be open: `end` None). Bins after the last window are kept
+    until the next window opens (`pending`: the last window may reopen to measure longer);
+    the rest (settling time) are counted as `unattributed` and dropped."""
 
-    __slots__ = ("data", "unattributed", "windows")
+    __slots__ = ("data", "pending", "unattributed", "windows")
 
     def __init__(self) -> None:
         self.windows: list[tuple[int, int | None]] = []
         self.data: list[StepData] = []
+        self.pending: dict[int, StepData] = {}
         self.unattributed = 0
 
     def open(self, start_key: int) -> int:
         """A new step's window from `start_key` on; returns the step's index."""
+        self._drop_pending()
         self.windows.append((start_key, None))
         self.data.append(StepData())
         return len(self.windows) - 1
@@ -141,15 +144,25 @@ class StepWindows:
         self.windows[index] = (self.windows[index][0], end_key)
 
     def reopen(self, index: int) -> None:
+        """The last window measures on: the bins since its end are its own again."""
         self.windows[index] = (self.windows[index][0], None)
+        pending, self.pending = self.pending, {}
+        self.add(pending)
 
     def add(self, bins: dict[int, StepData]) -> None:
+        last_end = self.windows[-1][1] if self.windows else None
         for key, data in bins.items():
             index = self.step_of(key)
-            if index is None:
-                self.unattributed += data.sent
-            else:
+            if index is not None:
                 self.data[index].merge(data)
+            elif last_end is not None and key >= last_end:
+                self.pending.setdefault(key, StepData()).merge(data)
+            else:
+                self.unattributed += data.sent
+
+    def _drop_pending(self) -> None:
+        self.unattributed += sum(data.sent for data in self.pending.values())
+        self.pending.clear()
 
     def step_of(self, key: int) -> int | None:
         for index in range(len(self.windows) - 1, -1, -1):
