@@ -1,12 +1,13 @@
-"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `compare`
-and `report`.
+"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `capacity`,
+`compare` and `report`.
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
 writes `summary.json`. It launches Locust; it never re-implements Locust's own options.
 `llm-load doctor` checks an endpoint step by step (exit codes in `llm_load.doctor.EXIT_CODES`);
 `llm-load models` lists what it serves. `llm-load validate` checks scenario files and
-`llm-load run` launches Locust with one (see `llm_load.scenario_cli`). `llm-load compare`
+`llm-load run` launches Locust with one (see `llm_load.scenario_cli`); `llm-load capacity`
+searches the most load served within SLOs (see `llm_load.capacity_cli`). `llm-load compare`
 sends the same prompt to several models (see `llm_load.compare`); `llm-load report`
 renders summaries as HTML/CSV/Markdown and compares two runs (see `llm_load.report.cli`).
 """

@@ -29,9 +29,10 @@ from typing import Any
 from llm_load.core.capacity.run import CapacityRun
 from llm_load.core.capacity.spec import CapacitySpec
 from llm_load.core.capacity.steps import SendBins
-from llm_load.core.capacity.text import capacity_line, step_line
+from llm_load.core.capacity.text import capacity_line, load_text, step_line
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLO
+from llm_load.locust.capacity_webui import attach_capacity_ui
 from llm_load.locust.run import llm_run
 
 __all__ = ["CapacityProbe", "CapacityShape", "capacity_probe", "install_capacity"]
@@ -75,6 +76,25 @@ class CapacityProbe:
     def extend_summary(self, summary: dict[str, Any]) -> None:
         if self.search is not None:
             summary["capacity"] = self.search.summary(time.time())
+
+    def state(self) -> dict[str, Any] | None:
+        """The search so far, for the web UI (None before it starts)."""
+        search = self.search
+        if search is None or self.spec is None:
+            return None
+        capacity, step = search.summary(time.time()), search.current
+        if search.finished:
+            phase, answer = "done", capacity_line(capacity)
+        else:
+            phase = f"step {step.number}: {step.phase.value}" if step else "-"
+            answer = f"confirmed so far: {load_text(capacity['value'], self.spec.unit)}"
+        return {
+            "unit": self.spec.unit,
+            "phase": phase,
+            "current_load": step.load if step else None,
+            "answer": answer,
+            "steps": capacity["steps"],
+        }
 
     # -- events ------------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
@@ -203,6 +223,7 @@ def _attach(environment: Any) -> None:
     events.quitting.add_listener(probe.on_stopped)
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(RATE_MESSAGE, probe.on_rate)
+    attach_capacity_ui(environment, probe)
 
 
 _MARK = "_llm_load_capacity_installed"
