@@ -19,6 +19,7 @@ from importlib.resources import files
 from typing import Any
 
 from llm_load.core.wire.endpoint import redact
+from llm_load.report.capacity_html import capacity_section
 from llm_load.report.charts import PERCENTILE_TICKS, chart_data, saturation_note
 from llm_load.report.rows import (
     TOTAL,
@@ -253,6 +254,8 @@ def render_html(summary: dict[str, Any]) -> str:
     """The whole report page for one summary dict."""
     data = chart_data(summary)
     body = _header(summary) + _section("Per model", _headline(summary), "models")
+    if summary.get("capacity"):
+        body += _section("Capacity", capacity_section(summary["capacity"]), "capacity")
     body += _charts_sections(summary, data["charts"])
     latency = _chart_divs(data["charts"], ("percentiles",)) + _percentiles(summary)
     body += _section("Latency distributions", latency, "latency")
