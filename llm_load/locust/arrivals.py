@@ -19,6 +19,8 @@ import logging
 from time import perf_counter
 from typing import Any
 
+import gevent.event
+
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.scenario.arrivals import ArrivalSchedule
 from llm_load.core.scenario.schema import Load
@@ -43,14 +45,23 @@ class ArrivalClock:
         self.start = perf_counter()
         self._next: float | None = None
         self._warned = False
+        self._changed = gevent.event.Event()  # set (and replaced) when the rate changes
 
     def set_share(self, rank: int, count: int) -> None:
         self.schedule.set_share(rank, count)
 
     def set_rate(self, rate: float) -> None:
-        """`rate` req/s (the whole load's, this process makes its share) from now on."""
+        """`rate` req/s (the whole load's, this process makes its share) from now on; users
+        waiting for an arrival of the old rate are woken (`wait` returns True)."""
         self.schedule.set_rate(rate, perf_counter() - self.start)
         self._next = None
+        changed, self._changed = self._changed, gevent.event.Event()
+        changed.set()
+
+    def wait(self, delay_s: float) -> bool:
+        """Sleep up to `delay_s` until a claimed arrival is due; True when the rate changed
+        meanwhile (the arrival was of the old rate: claim again)."""
+        return bool(self._changed.wait(delay_s))
 
     def claim(self) -> float | None:
         """The perf_counter time the caller should send its next request at (maybe already

@@ -14,7 +14,9 @@ from llm_load.core.capacity.spec import Condition
 from llm_load.core.capacity.stats import Verdict, judge
 from llm_load.core.capacity.steps import StepData
 
-__all__ = ["Check", "check", "check_all"]
+__all__ = ["QUICK_MARGIN", "Check", "check", "check_all"]
+
+QUICK_MARGIN = 0.8  # a quick pass needs each percentile at most 80 % of its limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,15 @@ class Check:
     of: int
     value: float | None  # ms for a percentile, a share for goodput and errors
     verdict: Verdict
+
+    @property
+    def quick_ok(self) -> bool:
+        """Far enough within to steer on: the point estimate passes and a percentile is at
+        most `QUICK_MARGIN` of its limit."""
+        limit = self.condition.limit
+        if limit is None or self.value is None:
+            return self.point_ok
+        return self.point_ok and self.value <= QUICK_MARGIN * limit.limit_ms
 
     @property
     def point_ok(self) -> bool:

@@ -13,8 +13,9 @@ the epoch time and returns the load to hold (None: the search is over). A step:
 3. *drains*: the load stays while the window's requests finish and, distributed, every
    worker has reported past the window's end (`known_until`), or `drain_timeout_s` passed;
 4. is *decided* (`stats.judge` per condition): any clear fail fails; all clearly within
-   passes, confirmed; else a quick pass on the point estimates when quick passes are allowed
-   (`Search` asks for confirmation at the end); else the window reopens to measure twice as
+   passes, confirmed; else a quick pass when quick passes are allowed and the point estimates
+   are well within (each percentile at most 80 % of its limit; `Search` asks for a
+   confirmation of the answer at the end); else the window reopens to measure twice as
    many requests, up to `max_step_s`, after which the point estimate decides (borderline).
 """
 
@@ -159,7 +160,7 @@ class CapacityRun:
             self._decide(step, now, checks, passed=False, how="confident")
         elif verdicts == {Verdict.PASS}:
             self._decide(step, now, checks, passed=True, how="confident")
-        elif not step.confirm and all(c.point_ok for c in checks):
+        elif not step.confirm and all(c.quick_ok for c in checks):
             self._decide(step, now, checks, passed=True, how="quick")
         elif now - step.opened_at < self.spec.max_step_s:
             step.target = max(step.target * 2, self.data(step).sent * 2)

@@ -51,7 +51,7 @@ class ArrivalSchedule:
     def set_rate(self, rate: float, from_t: float) -> None:
         """From `from_t` (s since start) on, `rate` req/s for ever (the capacity search)."""
         self.segments = [(float("inf"), rate)]
-        self.t = max(self.t, from_t)
+        self.t = from_t
 
     def rate_at(self, t: float) -> tuple[float, float] | None:
         """(rate req/s, end of its segment) at `t`; None after the last segment."""
