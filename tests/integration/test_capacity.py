@@ -24,6 +24,8 @@ import yaml
 from llm_load.mock.process import spawn_mock
 from tests.conftest import ROOT, clean_env, load
 from tests.integration.test_distributed import free_port, locust
+from tests.integration.test_scenario_webui import post
+from tests.integration.test_webui import get, get_json, web_locust
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 MOCK = ("--parallel", "8", "--ttft-ms", "40", "--itl-ms", "8", "--tokens", "48")
@@ -157,3 +159,41 @@ def test_bad_capacity_input_exits_2_before_any_traffic(tmp_path):
         sent = mock.stats()["total"]
     assert proc.returncode == 2 and "an SLO is an upper limit" in proc.stderr, proc.stderr
     assert sent == 0
+
+
+def capacity_rows_when_done(url: str) -> list[dict] | None:
+    stats = get_json(url + "/stats/requests").get("extended_stats") or []
+    rows = next((e["data"] for e in stats if e["key"] == "llm-capacity"), [])
+    return rows if rows and rows[0]["verdict"] == "done" else None
+
+
+def test_web_ui_runs_the_search_and_shows_it_in_the_capacity_tab(tmp_path):
+    # 2 slots of 20 + 47 * 2 = 114 ms: a third user waits 57 ms on average, over 45 - 20.
+    spec = {"slo": ["ttft_ms.p99 <= 45"], "max": 8, "step_s": 2, "min_requests": 20,
+            "settle_s": 0.5, "max_step_s": 20}  # fmt: skip
+    scenario = tmp_path / "capacity.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "name": "capacity", "models": [{"name": "mock-llm", "max_tokens": 48}],
+        "prompts": {"inline": ["Hello"]}, "capacity": spec,
+    }))  # fmt: skip
+    mock_args = ("--parallel", "2", "--ttft-ms", "20", "--itl-ms", "2", "--tokens", "48")
+    with (
+        spawn_mock(*mock_args) as mock,
+        web_locust(
+            tmp_path,
+            "--scenario",
+            str(scenario),
+            "-H",
+            mock.base_url,
+            locustfile=CAPACITY_LOCUSTFILE,
+        ) as web,  # fmt: skip
+    ):
+        web.wait_until(lambda: get_json(web.url + "/llm/summary"), 30, "the web UI")
+        assert '"llm-capacity"' in get(web.url + "/")[0]  # the tab is on the page
+        assert post(web.url + "/swarm", user_count=1, spawn_rate=1, host=mock.base_url)["success"]
+        rows = web.wait_until(lambda: capacity_rows_when_done(web.url), 200, "a finished search")
+        summary = get_json(web.url + "/llm/summary")
+    cap = summary["capacity"]
+    assert cap["complete"] and cap["value"] in (1, 2, 3), cap["steps"]
+    assert rows[0]["reason"].startswith(f"Capacity: {cap['value']} concurrent user")
+    assert [row["step"] for row in rows[1:]] == [s["step"] for s in cap["steps"]]
