@@ -100,6 +100,8 @@ class CapacityProbe:
     def on_test_start(self, **_: Any) -> None:
         self._load_spec()  # a worker has the master's --scenario only now
         self.bins.take()
+        if self.search is not None and (self.search.steps or self.search.finished):
+            self.search, self._shown, self.rate = None, 0, None  # a new test: a new search
         self._apply_rate()
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
@@ -150,12 +152,14 @@ class CapacityProbe:
         run_time = getattr(self.environment.parsed_options, "run_time", None)
         if run_time and elapsed_s >= float(run_time):
             log.warning("capacity: run time over, the search stops unfinished")
-            return self._end()
+            self._end()
+            return None
         load = self.search.advance(now, self._ready(runner), self._known(runner, now),
                                    self._drain_timeout_s())  # fmt: skip
         self._show_steps()
         if load is None:
-            return self._end()
+            self._end()
+            return None
         return self._hold(runner, load)
 
     def _ready(self, runner: Any) -> bool:
@@ -199,7 +203,6 @@ class CapacityProbe:
     def _end(self) -> None:
         assert self.search is not None
         print(capacity_line(self.search.summary(time.time())), flush=True)
-        return None
 
 
 def capacity_probe(environment: Any) -> CapacityProbe:

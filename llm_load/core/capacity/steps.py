@@ -77,7 +77,9 @@ class StepData:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepData:
-        step = cls(*(int(data[name]) for name in _COUNTERS))
+        step = cls()
+        for name in _COUNTERS:
+            setattr(step, name, int(data[name]))
         for name, hist in data.get("hists", {}).items():
             if name in step.hists:
                 step.hists[name] = LogHistogram.from_dict(hist)
