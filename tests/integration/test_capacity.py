@@ -59,7 +59,9 @@ def assert_eight_users(summary: dict, elapsed_s: float) -> None:
     assert confirmed and confirmed[-1]["requests"] >= 299, table  # p99 at 95 %: 299 requests
     over = [s for s in cap["steps"] if s["load"] > 9]
     assert over and not any(s["passed"] for s in over), table
-    assert cap["duration_s"] < 180 and elapsed_s < 180, (cap["duration_s"], elapsed_s)
+    print(f"search {cap['duration_s']:.0f} s, wall {elapsed_s:.0f} s:", table)  # shown with -s
+    # The search within 3 minutes; the wall clock adds the processes' start on a busy machine.
+    assert cap["duration_s"] < 180 and elapsed_s < 240, (cap["duration_s"], elapsed_s)
 
 
 def test_users_mode_finds_the_8_slots_in_one_process(tmp_path):
