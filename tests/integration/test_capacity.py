@@ -2,8 +2,9 @@
 
 Mock: TTFT 40 ms, ITL 8 ms, 48 tokens: one generation holds a slot S = 40 + 47 * 8 = 416 ms.
 Up to 8 users never queue (TTFT 40 ms). At 9 users the slots are always busy, so requests
-wait S / 8 = 52 ms on average, and at least (52 - 30) / (416 - 30) = 5.7 % of them wait more
-than 30 ms: an SLO of TTFT p99 <= 70 ms passes 8 users and fails 9, so the capacity is 8.
+wait S / 8 = 52 ms on average, and at least (52 - 40) / (416 - 40) = 3.2 % of them wait more
+than 40 ms: an SLO of TTFT p99 <= 80 ms passes 8 users and fails 9, so the capacity is 8
+(the 40 ms margin absorbs the client's and the mock's own delays on a busy machine).
 Open loop (Poisson arrivals) the slots serve at most 8 / S = 19.2 req/s; the rate at which
 the p99 wait for a slot reaches 210 ms (TTFT p99 <= 250 ms) comes from simulating that M/D/8
 queue: about 12 req/s.
@@ -30,7 +31,7 @@ from tests.integration.test_webui import get, get_json, web_locust
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 MOCK = ("--parallel", "8", "--ttft-ms", "40", "--itl-ms", "8", "--tokens", "48")
 SERVICE_S = (40 + 47 * 8) / 1000
-SLO = "ttft_ms.p99 <= 70"
+SLO = "ttft_ms.p99 <= 80"
 FAST = ("--step-s", "3", "--min-requests", "20", "--settle-s", "1")
 CAPACITY_LOCUSTFILE = ROOT / "locustfiles" / "capacity.py"
 
@@ -52,7 +53,11 @@ def assert_truth(summary: dict, truth: dict) -> None:
 
 def assert_eight_users(summary: dict, elapsed_s: float) -> None:
     cap = summary["capacity"]
-    table = [(s["load"], s["requests"], s["ttft_ms"]["p99"], s["passed"]) for s in cap["steps"]]
+    table = [
+        (s["load"], s["started_s"], s["window_s"], s["requests"], s["ttft_ms"]["p99"],
+         s["checks"][0]["breaks"], s["decided"], s["passed"])
+        for s in cap["steps"]
+    ]  # fmt: skip
     assert cap["complete"] and cap["mode"] == "users", table
     assert cap["value"] in (7, 8, 9) and cap["value_next_failed"] == cap["value"] + 1, table
     confirmed = [s for s in cap["steps"] if s["load"] == cap["value"] and s["confirmed"]]
