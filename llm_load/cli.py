@@ -1,5 +1,5 @@
-"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `scenarios`,
-`init`, `locustfile`, `compare` and `report`.
+"""The `llm-load` command: `demo`, `mock`, `doctor`, `models`, `validate`, `run`, `capacity`,
+`scenarios`, `init`, `locustfile`, `compare` and `report`.
 
 `llm-load demo` starts the embedded mock server on a free loopback port, runs a short
 headless Locust test with the streaming chat user against it, prints the LLM summary and
@@ -8,7 +8,9 @@ writes `summary.json`. It launches Locust; it never re-implements Locust's own o
 `llm-load models` lists what it serves. `llm-load validate` checks scenario files,
 `llm-load run` launches Locust with one or against `-H URL` alone, `llm-load scenarios` lists
 the bundled ones and `llm-load init` copies one (see `llm_load.scenario_cli`);
-`llm-load locustfile NAME` prints a shipped locustfile's path for `locust -f`. `llm-load compare`
+`llm-load capacity` searches the most load served within SLOs (see
+`llm_load.capacity_cli`); `llm-load locustfile NAME` prints a shipped locustfile's path
+for `locust -f`. `llm-load compare`
 sends the same prompt to several models (see `llm_load.compare`); `llm-load report`
 renders summaries as HTML/CSV/Markdown and compares two runs (see `llm_load.report.cli`).
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 import llm_load
 from llm_load import scenario_cli
 from llm_load.bundled import locustfile_names, locustfile_path
+from llm_load.capacity_cli import add_capacity_arguments
 from llm_load.compare import add_arguments as add_compare_arguments
 from llm_load.core.wire.protocols import API_NAMES
 from llm_load.report.cli import add_report_parser, run_report
@@ -113,6 +116,12 @@ def _locustfile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace, extra: list[str]) -> int:
+    from llm_load.capacity_cli import run_capacity
+
+    return run_capacity(args, locustfile_path("capacity"), extra)
+
+
 def _run(argv: list[str]) -> int:
     """`run [SCENARIO] ...`: a scenario comes first; options we do not know go to Locust."""
     scenario = argv.pop(1) if len(argv) > 1 and not argv[1].startswith("-") else None
@@ -183,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         'locustfile chat)"',
     )  # fmt: skip
     locustfile.add_argument("name", choices=locustfile_names(), help="which locustfile")
+    capacity = sub.add_parser(
+        "capacity", help="find the most users (or req/s) served within SLOs, in one Locust run",
+        epilog="exit codes: 0 found, 1 the search could not finish, 2 bad input, "
+        "3 capacity below --expect; other options go to Locust",
+    )  # fmt: skip
+    add_capacity_arguments(capacity)
     add_report_parser(sub)
     compare = sub.add_parser(
         "compare", help="send the same prompt to several models and compare them side by side"
@@ -197,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         return _mock(argv[1:])
     if argv[:1] == ["run"]:
         return _run(list(argv))
+    if argv[:1] == ["capacity"]:  # options capacity does not know go to Locust
+        args, unknown = build_parser().parse_known_args(argv)
+        return _capacity(args, unknown)
     args = build_parser().parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "demo": _demo, "doctor": _doctor, "models": _models, "validate": _validate,

@@ -1,12 +1,14 @@
 """Doctor checks up to the model: TCP/TLS connect, the `/models` endpoint (and, on a 404, the
 base URL that does work) and authentication.
 
-Pure helpers: `candidate_bases` (the sibling bases tried after a 404) and `host_for` (the `-H`
-value whose `api_base` is a given base).
+Pure helpers: `candidate_bases` (the sibling bases tried after a 404), `doubled_path` (a URL
+that repeats `/v1` or ends with a pasted endpoint path, which the doctor names instead of
+silently normalising) and `host_for` (the `-H` value whose `api_base` is a given base).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -26,11 +28,15 @@ __all__ = [
     "check_auth",
     "check_connect",
     "check_endpoint",
+    "doubled_path",
     "host_for",
 ]
 
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
-_EXTRA_PREFIXES = ("/api",)  # a reverse-proxy prefix seen in front of OpenAI-compatible APIs
+_EXTRA_PREFIXES = ("/api",)
+_REPEATED_V1 = re.compile(
+    r"(?:/v1){2,}(?=/|$)"
+)  # a reverse-proxy prefix seen in front of OpenAI-compatible APIs
 
 
 def _trimmed(url: str) -> str:
@@ -58,6 +64,20 @@ def candidate_bases(url: str) -> list[str]:
         b for i, b in enumerate(found) if b != primary and b not in found[:i] and "/v1/v1" not in b
     ]
     return sorted(unique, key=lambda b: not b.endswith("/v1"))
+
+
+def doubled_path(url: str) -> tuple[str, str] | None:
+    """`(what, fixed)` when the URL's path says twice what llm-load adds itself: `/v1/v1`
+    (`what` = "has /v1 twice") or a pasted endpoint path such as `…/v1/chat/completions`;
+    `fixed` is the URL without it. None for a URL without either."""
+    given = url.strip().rstrip("/")
+    parts = urlsplit(given)
+    for suffix in _ENDPOINT_SUFFIXES:
+        if parts.path.endswith(suffix):
+            pasted = "/v1" + suffix if parts.path.endswith("/v1" + suffix) else suffix
+            return f"ends with the endpoint path {pasted}", _trimmed(given)
+    path = _REPEATED_V1.sub("/v1", parts.path)
+    return ("has /v1 twice", given.replace(parts.path, path, 1)) if path != parts.path else None
 
 
 def host_for(base: str) -> str | None:
@@ -234,8 +254,36 @@ def _endpoint_ok(t: Target, probe: Probe) -> Step:
     return Step("endpoint", "ok", msg, details)
 
 
+def _doubled(t: Target, what: str, probe: Probe) -> Step:
+    """The URL repeats a path llm-load adds itself, and the URL without it works."""
+    _adopt(t, probe)
+    host = host_for(probe.base)
+    details = {"doubled": what, "url": probe.url, "status": probe.status}
+    details |= {"base_url": probe.base, "suggested_host": host}
+    hints = [
+        f"llm-load requests -H + /v1/chat/completions itself; -H {probe.base} works too",
+        f"continuing with {probe.base} to find the next problem",
+    ]
+    msg = f"your URL {what}; the server serves {probe.url}: use -H {host}"
+    return Step(
+        "endpoint",
+        "fail",
+        msg,
+        details,
+        hints,
+        stop=False,
+        summary=f"your URL {what}: use -H {host}",
+    )
+
+
 def check_endpoint(t: Target) -> Step:
-    """`GET {api_base(url)}/models`; on a 404, the sibling base that works (if any)."""
+    """`GET {api_base(url)}/models`; on a 404, the sibling base that works (if any). A URL
+    with a doubled path (`/v1/v1`, a pasted `/v1/chat/completions`) fails, naming it."""
+    doubled = doubled_path(t.url)
+    if doubled is not None:
+        probe = probe_models(t, api_base(doubled[1]))
+        if probe.kind in ("ok", "auth"):
+            return _doubled(t, doubled[0], probe)
     first = probe_models(t, api_base(t.url))
     if first.kind in ("ok", "auth"):
         return _endpoint_ok(t, first)
@@ -323,7 +371,19 @@ def _auth_failure(t: Target) -> Step:
         "key_source": key.source,
     }
     hints = _key_hints(t, status)
+    if status in (401, 403) and t.base is not None and _guards_every_path(t, t.base):
+        hints.append(
+            f"this server answers {status} to any path without a valid key (llama.cpp checks "
+            f"the key before the path), so the base URL {t.base} is not checked yet: fix the "
+            "key, then run doctor again"
+        )
     return Step("auth", "fail", msg, details, hints, summary=what)
+
+
+def _guards_every_path(t: Target, base: str) -> bool:
+    """Whether a path no server serves also answers 401/403: auth before routing."""
+    probe = probe_models(t, base + "/llm-load-doctor-no-such-path")
+    return probe.kind == "auth"
 
 
 def check_auth(t: Target) -> Step:

@@ -24,6 +24,7 @@ from time import perf_counter
 from typing import Any
 
 import gevent
+import gevent.event
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.scenario.arrivals import ArrivalSchedule
@@ -60,9 +61,23 @@ class ArrivalClock:
         self._next: float | None = None
         self._warned = False
         self.cut_off: Callable[[], bool] = lambda: False  # a worker: `cut_off(runner)`
+        self._changed = gevent.event.Event()  # set (and replaced) when the rate changes
 
     def set_share(self, rank: int, count: int) -> None:
         self.schedule.set_share(rank, count)
+
+    def set_rate(self, rate: float) -> None:
+        """`rate` req/s (the whole load's, this process makes its share) from now on; users
+        waiting for an arrival of the old rate are woken (`wait` returns True)."""
+        self.schedule.set_rate(rate, perf_counter() - self.start)
+        self._next = None
+        changed, self._changed = self._changed, gevent.event.Event()
+        changed.set()
+
+    def wait(self, delay_s: float) -> bool:
+        """Sleep up to `delay_s` until a claimed arrival is due; True when the rate changed
+        meanwhile (the arrival was of the old rate: claim again)."""
+        return bool(self._changed.wait(delay_s))
 
     def claim(self) -> float | None:
         """The perf_counter time the caller should send its next request at (maybe already

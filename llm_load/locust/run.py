@@ -85,6 +85,9 @@ class LLMRun:
         self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
         self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
         self.warmup = Warmup()
+        # Extra per-request observers (the capacity search): add(rec), sending(epoch_s),
+        # extend_summary(summary).
+        self.observers: list[Any] = []
 
     def add(self, rec: RequestRecord) -> None:
         """Account one finished call (the users' single entry point); a warm-up call goes
@@ -95,6 +98,13 @@ class LLMRun:
             self.book.add(rec)
         if self.request_log is not None:
             self.request_log.add(rec)
+        for observer in self.observers:
+            observer.add(rec)
+
+    def sending(self, started_at: float) -> None:
+        """A call goes out; `started_at` (epoch s) is its record's `started_at`."""
+        for observer in self.observers:
+            observer.sending(started_at)
 
     def arrival_sent(self, at: float, sent_at: float) -> None:
         """An open-loop request intended for `at` went out at `sent_at` (perf_counter s)."""
@@ -199,6 +209,8 @@ class LLMRun:
                 summary["arrivals"]["arrival"] = "trace"
                 summary["arrivals"]["time_scale"] = trace.time_scale
         self.server_metrics.add_to(summary, self.started_wall or 0.0)  # server-metrics hook
+        for observer in self.observers:
+            observer.extend_summary(summary)
         return evaluate(list(self.settings.thresholds), summary)
 
     def finish(self, show: bool = True) -> Summary:

@@ -103,8 +103,8 @@ class ScenarioUser(LLMUser):
             gevent.sleep(1.0)
             raise RescheduleTask()
         delay = at - perf_counter()
-        if delay > 0:
-            gevent.sleep(delay)
+        if delay > 0 and clock.wait(delay):  # the rate changed: this arrival was of the old one
+            raise RescheduleTask()
         return at
 
     def _tool_task(self, case: ToolCase, at: float | None) -> None:

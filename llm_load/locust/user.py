@@ -221,6 +221,7 @@ class LLMUser(FastHttpUser):
         body = self._active.body(call)
         chat = self.last_response = self.new_stream()
         clock = self._start_clock(scheduled_at)
+        self.llm.sending(clock.started_at)  # observers (the capacity search) see the send
         resp, retries, failure = self._exchange(call, body, chat, clock, name)
         graded = grade(chat) if grade is not None and failure is None else None
         record = self._record(call, chat, clock, failure, retries, graded)

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llm_load.mock import payload
-from llm_load.mock.config import MockConfig, MockModel
+from llm_load.mock.config import (
+    DEFAULT_REPLY_TOKENS,
+    MAX_REPLY_TOKENS,
+    MockConfig,
+    MockModel,
+)
 from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
 from llm_load.mock.prefix_cache import PrefixCache, prompt_text, with_cached
@@ -47,11 +52,12 @@ class ChatJob:
         "tool_calls",
     )
 
-    def __init__(self, model: MockModel, data: dict[str, Any], tokens: int, chars: int) -> None:
+    def __init__(
+        self, model: MockModel, data: dict[str, Any], tokens: int | None, chars: int
+    ) -> None:
         cap = read_cap(data)
         self.model, self.prompt_tokens = model, chars // 4 + 1
-        self.n = tokens if cap is None else min(cap, tokens)
-        self.reason = "length" if cap is not None and cap < tokens else "stop"
+        self.n, self.reason = reply_length(cap, tokens)
         self.n, self.reason = exact_length(data, self.n, self.reason, cap)
         stream = data.get("stream")
         if stream is not None and not isinstance(stream, bool):
@@ -69,6 +75,19 @@ class ChatJob:
         """Answer with tool calls (streamed as ``deltas``, one token each) instead of text."""
         self.tool_calls, self.deltas = calls, deltas
         self.n, self.reason = len(deltas), "tool_calls"
+
+
+def reply_length(cap: int | None, tokens: int | None) -> tuple[int, str]:
+    """(tokens, finish_reason) of a reply: with ``--tokens`` the model stops by itself after
+    that many (``stop``) unless ``cap`` cuts it (``length``); without, it runs to ``cap`` up to
+    ``MAX_REPLY_TOKENS`` (``length``), or ``DEFAULT_REPLY_TOKENS`` without a cap (``stop``)."""
+    if tokens is None:
+        if cap is None:
+            return DEFAULT_REPLY_TOKENS, "stop"
+        return min(cap, MAX_REPLY_TOKENS), "length"
+    if cap is not None and cap < tokens:
+        return cap, "length"
+    return tokens, "stop"
 
 
 def read_cap(data: dict[str, Any]) -> int | None:

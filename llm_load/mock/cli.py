@@ -10,7 +10,9 @@ import sys
 
 from llm_load.core.tools.cases import ToolCase, load_tool_cases
 from llm_load.mock.config import (
+    DEFAULT_REPLY_TOKENS,
     DEFAULT_TOOL_ERROR_KINDS,
+    MAX_REPLY_TOKENS,
     TOOL_ERROR_KINDS,
     TOOL_STREAM_STYLES,
     MockConfig,
@@ -46,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port, 0 = any free (default: 8000)")
     p.add_argument("--ttft-ms", type=_non_negative, default=50.0, help="time to first token")
     p.add_argument("--itl-ms", type=_non_negative, default=5.0, help="inter-token latency")
-    p.add_argument("--tokens", type=int, default=64, help="output tokens per reply (default: 64)")
+    p.add_argument(
+        "--tokens", type=int, default=None, metavar="N",
+        help="the model stops by itself after N tokens (finish_reason stop; a smaller "
+        "max_tokens cuts it). Default: replies run to the request's max_tokens or "
+        f"max_completion_tokens, at most {MAX_REPLY_TOKENS} (finish_reason length), "
+        f"or {DEFAULT_REPLY_TOKENS} tokens when it sets neither",
+    )  # fmt: skip
     p.add_argument(
         "--jitter", type=_non_negative, default=0.0,
         help="relative jitter j: TTFT and each ITL are scaled by uniform(1-j, 1+j)",

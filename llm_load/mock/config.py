@@ -10,14 +10,18 @@ DEFAULT_MODEL = "mock-llm"
 SLOW_MODEL = "mock-llm-slow"
 # Ways a tool-case answer can be made wrong (``--tool-error-kinds``), named like the grades.
 TOOL_ERROR_KINDS = (
-    "wrong_function", "invalid_json", "missing_arg", "unexpected_arg", "wrong_type",
-    "wrong_value", "extra_call", "no_call", "call_when_irrelevant",
+    "unknown_function", "wrong_function", "invalid_json", "missing_arg", "unexpected_arg",
+    "wrong_type", "wrong_value", "extra_call", "no_call", "call_when_irrelevant",
 )  # fmt: skip
 DEFAULT_TOOL_ERROR_KINDS = (
-    "wrong_function", "invalid_json", "missing_arg", "wrong_type", "no_call",
+    "unknown_function", "wrong_function", "invalid_json", "missing_arg", "wrong_type", "no_call",
     "call_when_irrelevant",
 )  # fmt: skip
 TOOL_STREAM_STYLES = ("vllm", "llamacpp")
+# Without --tokens a reply runs to the request's max_tokens / max_completion_tokens, at most
+# MAX_REPLY_TOKENS (finish_reason "length"), or DEFAULT_REPLY_TOKENS when it sets neither.
+MAX_REPLY_TOKENS = 4096
+DEFAULT_REPLY_TOKENS = 64
 _MODEL_SPEC = re.compile(r"^(?P<name>[^=\s]+)=(?P<ttft>[0-9.]+)/(?P<itl>[0-9.]+)$")
 
 
@@ -63,7 +67,7 @@ class MockConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     models: tuple[MockModel, ...] = field(default_factory=lambda: default_models(50.0, 5.0))
-    tokens: int = 64
+    tokens: int | None = None  # the model stops by itself after N tokens; None: see above
     jitter: float = 0.0
     seed: int = 0
     api_key: str | None = field(default=None, repr=False)
@@ -96,7 +100,7 @@ class MockConfig:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate model names: {names}")
-        if self.tokens < 1:
+        if self.tokens is not None and self.tokens < 1:
             raise ValueError("tokens must be >= 1")
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError("jitter must be within [0, 1]")

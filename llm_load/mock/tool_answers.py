@@ -48,12 +48,19 @@ def _props(case: ToolCase, name: str) -> dict[str, Any]:
 
 
 def _wrong_function(case: ToolCase, calls: list[dict[str, Any]]) -> list[Call] | None:
+    """The first call names another offered function (None when every offered one is wanted)."""
     wanted = {c["name"] for c in calls}
     other = next((n for n in case.tool_names if n not in wanted), None)
     if other is None:
-        other = calls[0]["name"] + "_v2"
-        while other in case.tool_names:
-            other += "_v2"
+        return None
+    return [(other, encode(calls[:1])[0][1]), *encode(calls[1:])]
+
+
+def _unknown_function(case: ToolCase, calls: list[dict[str, Any]]) -> list[Call] | None:
+    """The first call names a function that was never offered (``NAME_v2``)."""
+    other = calls[0]["name"] + "_v2"
+    while other in case.tool_names:
+        other += "_v2"
     return [(other, encode(calls[:1])[0][1]), *encode(calls[1:])]
 
 
@@ -137,6 +144,7 @@ def _no_call(case: ToolCase, calls: list[dict[str, Any]]) -> list[Call] | None:
 
 
 _CORRUPT: dict[str, Callable[[ToolCase, list[dict[str, Any]]], list[Call] | None]] = {
+    "unknown_function": _unknown_function,
     "wrong_function": _wrong_function,
     "invalid_json": _invalid_json,
     "missing_arg": _missing_arg,

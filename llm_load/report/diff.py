@@ -5,7 +5,10 @@ left out when both runs had the same single model (they would repeat its rows).
 For each metric the better direction is fixed: latencies (TTFT, ITL, E2E p50/p99) are better
 lower, throughput (req/s, output tok/s) better higher, error rate better lower and tool-call
 accuracy better higher. Latencies and throughput change relatively: `|B - A| / |A| <= noise`
-(default 5 %) is `same`. Error rate and tool accuracy are shares and change in absolute
+(default 5 %) is `same`. A p99 is also `same` when the two runs' sampling intervals of it
+overlap (`llm_load.report.quantile_band`: from each run's own sample count and quantiles),
+since a tail percentile of a few hundred samples moves by far more than
+5 % between identical runs. Error rate and tool accuracy are shares and change in absolute
 percentage points: `|B - A| <= rate_noise` (default 0.01, one point) is `same`. Beyond the
 band the direction decides `better` or `worse`; a metric one side lacks is `n/a`, one both
 lack is left out. Band edges count as `same`. The result is a plain dict
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llm_load.report.quantile_band import quantile_interval
 from llm_load.report.rows import TOTAL, headline
 
 __all__ = [
@@ -43,15 +47,16 @@ class Metric:
     unit: str
     lower_is_better: bool
     points: bool = False
+    tail: tuple[str, float] | None = None  # (distribution, quantile): judged by its interval
 
 
 METRICS = (
     Metric("ttft_p50_ms", "TTFT p50", "ms", True),
-    Metric("ttft_p99_ms", "TTFT p99", "ms", True),
+    Metric("ttft_p99_ms", "TTFT p99", "ms", True, tail=("ttft_ms", 0.99)),
     Metric("itl_p50_ms", "ITL p50", "ms", True),
-    Metric("itl_p99_ms", "ITL p99", "ms", True),
+    Metric("itl_p99_ms", "ITL p99", "ms", True, tail=("itl_ms", 0.99)),
     Metric("e2e_p50_ms", "E2E p50", "ms", True),
-    Metric("e2e_p99_ms", "E2E p99", "ms", True),
+    Metric("e2e_p99_ms", "E2E p99", "ms", True, tail=("e2e_ms", 0.99)),
     Metric("requests_per_s", "requests/s", "/s", False),
     Metric("output_tokens_per_s", "output tok/s", "tok/s", False),
     Metric("error_rate", "error rate", "%", True, points=True),
@@ -71,9 +76,11 @@ def compare_value(
     *,
     noise: float = DEFAULT_NOISE,
     rate_noise: float = DEFAULT_RATE_NOISE,
+    intervals: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None),
 ) -> dict[str, Any]:
     """One row: `a`, `b`, `delta` (B - A), `delta_pct` (relative change in %, None for
-    point metrics or when A is 0) and `verdict` (`better`, `worse`, `same` or `n/a`)."""
+    point metrics or when A is 0) and `verdict` (`better`, `worse`, `same` or `n/a`).
+    `intervals`: each run's sampling interval of a tail percentile; overlapping is `same`."""
     row: dict[str, Any] = {"metric": metric.key, "label": metric.label, "unit": metric.unit,
                            "points": metric.points, "a": a, "b": b, "delta": None,
                            "delta_pct": None, "verdict": "n/a"}  # fmt: skip
@@ -89,6 +96,10 @@ def compare_value(
     else:
         row["delta_pct"] = 100.0 * delta / abs(a)
         within = abs(delta) / abs(a) <= noise + _EPSILON
+    ia, ib = intervals
+    if ia is not None and ib is not None and noise > 0:  # `--noise 0` flags every change
+        row["intervals"] = [list(ia), list(ib)]
+        within = within or max(ia[0], ib[0]) <= min(ia[1], ib[1]) + _EPSILON
     row["verdict"] = "same" if within else _direction(metric, delta)
     return row
 
@@ -96,10 +107,24 @@ def compare_value(
 def _rows(ma: dict[str, Any], mb: dict[str, Any], noise: float, rate_noise: float) -> list:
     ha, hb = headline(ma), headline(mb)
     return [
-        compare_value(m, ha[m.key], hb[m.key], noise=noise, rate_noise=rate_noise)
+        compare_value(
+            m,
+            ha[m.key],
+            hb[m.key],
+            noise=noise,
+            rate_noise=rate_noise,
+            intervals=(_interval(ma, m), _interval(mb, m)),
+        )
         for m in METRICS
         if ha[m.key] is not None or hb[m.key] is not None
     ]
+
+
+def _interval(metrics: dict[str, Any], metric: Metric) -> tuple[float, float] | None:
+    if metric.tail is None:
+        return None
+    dist, q = metric.tail
+    return quantile_interval(metrics.get(dist), q)
 
 
 def _about(summary: dict[str, Any], label: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from importlib.resources import files
 from typing import Any
 
 from llm_load.core.wire.endpoint import redact
+from llm_load.report.capacity_html import capacity_section
 from llm_load.report.charts import PERCENTILE_TICKS, chart_data, saturation_note
 from llm_load.report.rows import (
     TOTAL,
@@ -266,6 +267,8 @@ def render_html(summary: dict[str, Any]) -> str:
     data = chart_data(summary)
     data["charts"] += server_charts(summary)  # server-metrics hook
     body = _header(summary) + _section("Per model", _headline(summary), "models")
+    if summary.get("capacity"):
+        body += _section("Capacity", capacity_section(summary["capacity"]), "capacity")
     body += _charts_sections(summary, data["charts"])
     body += _server_section(summary, data["charts"])  # server-metrics hook
     latency = _chart_divs(data["charts"], ("percentiles",)) + _percentiles(summary)

@@ -4,6 +4,8 @@ Each connection reads one request and answers according to `mode`:
 `stall` (one token, then silence), `close` (two tokens, then the connection drops without
 the chunked terminator), `not_sse` (200 with a JSON body to a streaming request), `html500`
 (500 with an HTML page), `error_event` (an in-stream error object then [DONE]),
+`error_field` (older llama.cpp: a token, then `error: {...}` as an SSE field, then [DONE]),
+`no_finish` (two tokens and [DONE], but no `finish_reason` on any choice),
 `keepalive_drop` (a complete response; the next request on that kept-alive connection is
 read and the connection closed unanswered, as when a server's keep-alive timeout fires
 just as the client reuses the connection), `ok` (a correct stream, or a JSON completion
@@ -215,6 +217,13 @@ class FaultServer:
             err = {"error": {"message": "KV cache exhausted", "code": 503}}
             conn.sendall(SSE_HEAD + sse_chunk(ROLE) + sse_chunk(token("a")) + sse_chunk(err))
             conn.sendall(sse_chunk("[DONE]") + b"0\r\n\r\n")
+        elif self.mode == "error_field":
+            err = b'error: {"code":500,"message":"context shift is disabled","type":"server_error"}'
+            conn.sendall(SSE_HEAD + sse_chunk(ROLE) + sse_chunk(token("a")) + chunk(err + b"\n\n"))
+            conn.sendall(sse_chunk("[DONE]") + b"0\r\n\r\n")
+        elif self.mode == "no_finish":
+            body = sse_chunk(ROLE) + sse_chunk(token("a")) + sse_chunk(token("b"))
+            conn.sendall(SSE_HEAD + body + sse_chunk("[DONE]") + b"0\r\n\r\n")
         elif self.mode == "keepalive_drop":
             body = sse_chunk(ROLE) + sse_chunk(token("a")) + sse_chunk(FINISH)
             conn.sendall(SSE_HEAD + body + sse_chunk("[DONE]") + b"0\r\n\r\n")

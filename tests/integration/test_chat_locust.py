@@ -60,6 +60,19 @@ def test_host_with_v1_and_model_discovery(summary_path):
     assert list(s["by_model"]) == ["mock-llm"] and s["totals"]["requests"] > 0
 
 
+def test_max_tokens_128_means_128_from_the_mock(summary_path):
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "0.5") as mock:  # no --tokens
+        proc = short_run(
+            mock.base_url, summary_path, "--model", "mock-llm", "--max-tokens", "128",
+            "--stop-timeout", "10",
+        )  # fmt: skip
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    t = load(summary_path)["totals"]
+    assert t["requests"] == len(truth) > 0 and t["failures"] == t["cancelled"] == 0
+    assert t["output_tokens"] == 128 * t["requests"] == sum(r["tokens"] for r in truth)
+
+
 def test_non_streaming_run(summary_path):
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "8") as mock:
         proc = short_run(mock.base_url, summary_path, "--no-stream", "--model", "mock-llm")

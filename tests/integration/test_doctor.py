@@ -116,6 +116,25 @@ def test_wrong_base_url_names_the_one_that_works(healthy: MockProcess) -> None:
     assert pasted["exit_code"] == 11 and pasted["suggested_host"] == healthy.base_url
 
 
+@pytest.mark.parametrize(
+    ("suffix", "what"),
+    [
+        ("/v1/v1", "has /v1 twice"),
+        ("/v1/v1/", "has /v1 twice"),
+        ("/v1/chat/completions", "ends with the endpoint path /v1/chat/completions"),
+    ],
+)
+def test_a_doubled_path_is_named_not_normalised(healthy: MockProcess, suffix, what) -> None:
+    run = doctor("-H", healthy.base_url + suffix)
+    assert run.code == 11
+    endpoint = run.line("endpoint")
+    assert endpoint.startswith("✗ ") and f"your URL {what}" in endpoint
+    assert f"use -H {healthy.base_url}" in endpoint
+    for step in STEPS[2:]:  # the run carried on at the fixed base
+        assert run.line(step).startswith("✓ "), run.line(step)
+    assert f"not ready (exit 11): endpoint: your URL {what}: use -H {healthy.base_url}" in run.out
+
+
 def test_the_seed_day_in_one_run(secured: MockProcess) -> None:
     """404 from a wrongly built URL, then 401 with a dummy key: both named, with the fixes."""
     run = doctor("-H", secured.base_url, "--api-key", WRONG)

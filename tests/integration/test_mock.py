@@ -16,6 +16,7 @@ import pytest
 
 from llm_load.mock import MockProcess, spawn_mock
 from llm_load.mock.cli import build_parser, config_from_args
+from llm_load.mock.config import DEFAULT_REPLY_TOKENS, MAX_REPLY_TOKENS
 from llm_load.mock.payload import VOCAB
 
 TTFT_MS, ITL_MS, TOKENS = 30.0, 5.0, 16
@@ -229,6 +230,36 @@ def test_token_caps(mock: MockProcess, extra: dict[str, int], expected: int, rea
     doc = json.loads(body)
     assert doc["choices"][0]["finish_reason"] == reason
     assert doc["usage"]["completion_tokens"] == expected
+
+
+@pytest.fixture(scope="module")
+def base_model() -> Iterator[MockProcess]:
+    """A mock without --tokens: replies run to the request's max_tokens."""
+    with spawn_mock("--ttft-ms", "1", "--itl-ms", "0") as proc:
+        yield proc
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("extra", "expected", "reason"),
+    [
+        ({"max_tokens": 128}, 128, "length"),
+        ({"max_completion_tokens": 200, "max_tokens": 9}, 200, "length"),
+        ({"max_tokens": 5000}, MAX_REPLY_TOKENS, "length"),  # the documented cap
+        ({}, DEFAULT_REPLY_TOKENS, "stop"),
+    ],
+)
+def test_without_tokens_replies_run_to_max_tokens(base_model, extra, expected, reason) -> None:
+    base_model.reset()
+    _, events = stream(base_model, chat(**extra))
+    assert len(content_of(events)) == expected
+    assert events[expected + 1]["choices"][0]["finish_reason"] == reason
+    _, _, body = call(base_model, "POST", "/v1/chat/completions", chat(stream_=False, **extra))
+    doc = json.loads(body)
+    assert doc["choices"][0]["finish_reason"] == reason
+    assert doc["usage"]["completion_tokens"] == expected
+    truth = base_model.stats()["requests"]
+    assert [r["tokens"] for r in truth] == [expected, expected]  # the truth counts them
 
 
 # --------------------------------------------------------------------------- errors

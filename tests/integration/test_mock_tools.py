@@ -101,8 +101,8 @@ def test_injected_errors_graded_equal_the_truth(
     assert dict(graded) == truth["tool_answers"]  # by kind, exactly
     assert order == [r["tool_answer"] for r in truth["requests"]]  # and request by request
     wrong = set(graded) - {"correct"}
-    expected = set(kinds.split(",")) if kinds else {"wrong_function", "invalid_json",
-        "missing_arg", "wrong_type", "no_call", "call_when_irrelevant"}  # fmt: skip
+    expected = set(kinds.split(",")) if kinds else {"unknown_function", "wrong_function",
+        "invalid_json", "missing_arg", "wrong_type", "no_call", "call_when_irrelevant"}  # fmt: skip
     assert wrong == expected
 
 

@@ -50,6 +50,8 @@ def test_connection_closed_mid_stream(summary_path, reader):
         ("not_sse", "not_sse", "expected text/event-stream"),
         ("html500", "http_500", "500 Internal Server Error"),
         ("error_event", "stream_error", "KV cache exhausted"),
+        ("error_field", "stream_error", "context shift is disabled"),
+        ("no_finish", "incomplete_stream", "stream reached [DONE] without a finish_reason"),
     ],
 )
 def test_bad_responses_are_failures_with_the_servers_message(summary_path, mode, kind, message):
@@ -57,6 +59,8 @@ def test_bad_responses_are_failures_with_the_servers_message(summary_path, mode,
         s = run_against(server.base_url, summary_path, "reactor")
     assert s["totals"]["failures"] == s["totals"]["requests"] > 0
     assert s["errors"][0]["kind"] == kind and message in s["errors"][0]["example"]
+    if mode in ("error_field", "no_finish"):  # the tokens received before it are kept
+        assert s["totals"]["output_tokens"] >= s["totals"]["requests"]
 
 
 def test_connection_refused(summary_path):

@@ -30,9 +30,9 @@ def test_resolve_scenario_prefers_files_then_bundled_names(tmp_path, monkeypatch
 def test_bundled_lists_shipped_files() -> None:
     names = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
     assert list(bundled.bundled_scenarios()) == names and "smoke" in names
-    assert bundled.locustfile_names() == ["chat", "scenario", "tools"]
+    assert bundled.locustfile_names() == ["capacity", "chat", "scenario", "tools"]
     assert bundled.locustfile_path("chat.py") == ROOT / "locustfiles" / "chat.py"
-    with pytest.raises(FileNotFoundError, match="shipped: chat, scenario, tools"):
+    with pytest.raises(FileNotFoundError, match="shipped: capacity, chat, scenario, tools"):
         bundled.locustfile_path("nope")
 
 

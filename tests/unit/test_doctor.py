@@ -20,6 +20,7 @@ from llm_load.doctor import (
     scrub,
 )
 from llm_load.doctor.chat import _stream_step
+from llm_load.doctor.endpoint import doubled_path
 
 H = "http://h:8000"
 
@@ -42,6 +43,29 @@ def test_candidate_bases(url: str, expected: list[str]) -> None:
     assert bases == expected
     assert api_base(url) not in bases  # the primary base is tried first, not again
     assert len(set(bases)) == len(bases)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (H + "/v1/v1", ("has /v1 twice", H + "/v1")),
+        (H + "/api/v1/v1/", ("has /v1 twice", H + "/api/v1")),
+        (H + "/v1/v1/v1", ("has /v1 twice", H + "/v1")),
+        (H + "/v1/chat/completions", ("ends with the endpoint path /v1/chat/completions", H)),
+        (H + "/chat/completions", ("ends with the endpoint path /chat/completions", H)),
+        (H + "/v1/models", ("ends with the endpoint path /v1/models", H)),
+        (H + "/v1", None),
+        (H + "/v1/v1x", None),
+        ("http://v1.example/v1", None),
+    ],
+)
+def test_doubled_path_is_named(url: str, expected: tuple[str, str] | None) -> None:
+    found = doubled_path(url)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found[0] == expected[0]
+        assert api_base(found[1]) == api_base(expected[1])
 
 
 @pytest.mark.parametrize(

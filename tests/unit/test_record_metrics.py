@@ -55,6 +55,21 @@ def test_stream_failures(chat, kind):
     assert r.error_kind == kind and not r.ok
 
 
+def test_done_without_finish_reason_is_incomplete_and_keeps_its_tokens():
+    """[DONE] after content but no finish_reason on any choice: a failure, not silent."""
+    s = streamed([0.1, 0.2], usage_tokens=2, finish=None)
+    r = record_from_stream(s, model="m", started_at=0, e2e_s=1, streamed=True, prompt_chars=0)
+    assert r.error_kind == "incomplete_stream" and r.finish_reason is None
+    assert r.error_message == "stream reached [DONE] without a finish_reason"
+    assert (r.output_tokens, r.ttft_ms) == (2, pytest.approx(100))
+
+
+def test_finish_reason_then_eof_without_done_is_a_success():
+    s = streamed([0.1, 0.2], usage_tokens=2, done=False, finish="length")
+    r = record_from_stream(s, model="m", started_at=0, e2e_s=1, streamed=True, prompt_chars=0)
+    assert r.ok and r.finish_reason == "length"
+
+
 def test_empty_but_complete_stream_is_a_failure():
     s = ChatStream()
     s.add(b"[DONE]", 0.1)

@@ -18,6 +18,7 @@ from llm_load.report.diff_render import (
     render_diff_html,
     render_diff_md,
 )
+from llm_load.report.quantile_band import quantile_interval
 
 BY_KEY = {m.key: m for m in METRICS}
 
@@ -157,3 +158,34 @@ def test_markdown_html_and_csv_forms(diff):
                     "delta": "100", "delta_pct": "50", "verdict": "worse"}  # fmt: skip
     error = next(r for r in rows if r["model"] == "m1" and r["metric"] == "error_rate")
     assert error["unit"] == "share" and error["delta_pct"] == "" and error["b"] == "0.03"
+
+
+def ttft(count: int, p99: float, p95: float = 170.0, top: float = 260.0) -> dict:
+    dist = {"count": count, "p50": 100.0, "p90": 150.0, "p95": p95, "p99": p99, "max": top}
+    return metrics() | {"ttft_ms": dist}
+
+
+def ttft_p99_verdict(a: dict, b: dict) -> str:
+    rows = compare(summary(m=a), summary(m=b))["models"][0]["rows"]
+    return next(r for r in rows if r["metric"] == "ttft_p99_ms")["verdict"]
+
+
+def test_a_tail_percentile_is_judged_by_its_sampling_interval():
+    """A p99 over 200 requests is their 2nd largest: +15 % is noise there, not at 100,000."""
+    assert ttft_p99_verdict(ttft(200, 200.0), ttft(200, 230.0)) == "same"
+    # a p95 and a p99 both 40 % up over 100,000 requests: worse; a p99 up 15 % with the p95
+    # unchanged: the top 5 % may sit anywhere between them, so the summary cannot tell
+    shifted = ttft(100_000, 280.0, p95=240.0, top=320.0)
+    assert ttft_p99_verdict(ttft(100_000, 200.0), shifted) == "worse"
+    assert ttft_p99_verdict(shifted, ttft(100_000, 200.0)) == "better"
+    assert ttft_p99_verdict(ttft(100_000, 200.0), ttft(100_000, 230.0)) == "same"
+    assert ttft_p99_verdict(ttft(200, 200.0), ttft(200, 200.0)) == "same"
+
+
+def test_quantile_interval():
+    low, high = quantile_interval(ttft(200, 200.0)["ttft_ms"], 0.99)
+    assert (low, high) == (170.0, 260.0)  # down to the p95, up to the maximum
+    low, high = quantile_interval(ttft(10**6, 200.0)["ttft_ms"], 0.99)
+    assert low == 170.0 and 200.0 < high < 202.0
+    assert quantile_interval({"p99": 1.0, "max": 2.0}, 0.99) is None  # no count
+    assert quantile_interval({"count": 5, "p99": 1.0}, 0.99) is None  # one known point

@@ -55,10 +55,16 @@ def reference_decode(stream: bytes) -> list[bytes]:
             data = None
             continue
         field, colon, value = line.partition(b":")
+        if colon and value.startswith(b" "):
+            value = value[1:]
         if field == b"data":
-            if colon and value.startswith(b" "):
-                value = value[1:]
             data = [*(data or []), value]
+        elif field == b"error" and colon:  # our extension: llama.cpp's old in-stream errors
+            try:
+                json.loads(value)
+            except ValueError:
+                value = json.dumps(value.decode("utf-8", "replace")).encode()
+            data = [*(data or []), b'{"error":' + value + b"}"]
     return events
 
 
@@ -283,6 +289,14 @@ def test_non_data_fields_and_lookalikes_are_ignored() -> None:
     assert decode_strict([stream]) == []
 
 
+def test_error_field_becomes_an_error_object() -> None:
+    """llama.cpp's server (until late 2025) sent in-stream errors as an `error:` field."""
+    stream = b'data: {"a":1}\n\nerror: {"code":500,"message":"m","type":"t"}\n\ndata: [DONE]\n\n'
+    events = decode_strict([stream])
+    assert events == [b'{"a":1}', b'{"error":{"code":500,"message":"m","type":"t"}}', DONE]
+    assert decode_strict([b"error:oops\n\n"]) == [b'{"error":"oops"}']
+
+
 def test_event_without_data_is_not_returned() -> None:
     assert decode_strict([b"event: ping\nid: 7\n\n: keep-alive\n\nretry: 1\n\n"]) == []
 
@@ -367,6 +381,8 @@ _LINES = [
     b"id: 42",
     b"retry: 100",
     b"foo",
+    b'error: {"code":500,"message":"boom","type":"server_error"}',
+    b"error:not json",
     b"",
     b"",
     b'data: {"k": "v\xc3\xa9 \xf0\x9f\x9a\x80"}',

@@ -71,6 +71,26 @@ def test_error_event():
     assert chat.error and chat.done
 
 
+def test_llamacpp_error_field_is_a_stream_error_and_keeps_the_tokens():
+    """Older llama.cpp servers: `error: {...}` (an SSE field, not data) then `data: [DONE]`."""
+    chat = accumulate([(STREAMS / "llamacpp_error_field.sse").read_bytes()])
+    assert chat.error == "context shift is disabled"
+    assert chat.content == "Tell me" and chat.token_chunks == 2 and chat.done
+
+
+def test_recorded_vllm_queue_full_stream_is_a_stream_error():
+    """vLLM 0.32 refusing a stream past --max-num-queued-reqs: HTTP 200, one error event."""
+    chat = accumulate([(STREAMS / "vllm_queue_full_real.sse").read_bytes()])
+    assert chat.error is not None and chat.error.startswith("The engine is currently busy")
+    assert chat.token_chunks == 0 and chat.done
+
+
+def test_recorded_vllm_stream_has_fewer_chunks_than_tokens():
+    """vLLM 0.32: 6 tokens in 4 content chunks, finish_reason on the last content chunk."""
+    chat = accumulate([(STREAMS / "vllm_chat_real.sse").read_bytes()])
+    assert (chat.completion_tokens, chat.token_chunks, chat.finish_reason) == (6, 4, "length")
+
+
 def test_recorded_llama_server_tool_call_stream():
     chat = accumulate([(STREAMS / "llamacpp_tool_calls_real.sse").read_bytes()])
     assert chat.tool_calls and chat.tool_calls[0]["function"]["name"] == "get_weather"

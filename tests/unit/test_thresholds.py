@@ -101,6 +101,27 @@ def test_workers_lost_takes_no_model_or_stat(expr, message):
         parse_threshold(expr)
 
 
+def test_tool_error_buckets_are_thresholds() -> None:
+    s = summary()
+    tools = {"expected": 10, "correct": 7, "by_error": {"unknown_function": 2, "wrong_function": 1}}
+    s["totals"]["tool_calls"] = tools
+    checks = [
+        "tool_errors.unknown_function == 0",
+        "tool_errors.wrong_function <= 1",
+        "tool_errors.missing_arg == 0",
+        "tool_errors.wrong_function@org/model-1.5 == 0",
+    ]
+    result = evaluate([parse_threshold(c) for c in checks], s)["thresholds"]
+    assert [(r["value"], r["ok"]) for r in result] == [
+        (2, False),
+        (1, True),
+        (0, True),
+        (None, False),
+    ]
+    with pytest.raises(ThresholdError, match=r"tool_errors needs one of \.no_call"):
+        parse_threshold("tool_errors.hallucinated == 0")
+
+
 def test_metric_names_with_digits_parse() -> None:
     """`e2e_ms` (a digit in the name) is a metric like the others."""
     threshold = parse_threshold("e2e_ms.p99@embed-llm < 500")

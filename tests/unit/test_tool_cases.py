@@ -107,8 +107,11 @@ def test_each_injected_wrong_kind_grades_as_that_kind(kind: str) -> None:
 
 def test_kinds_that_apply_to_every_call_case() -> None:
     for case in CASES:
-        for kind in ("wrong_function", "invalid_json", "extra_call", "no_call"):
+        for kind in ("unknown_function", "invalid_json", "extra_call", "no_call"):
             assert (wrong_answer(kind, case) is None) == case.expect.no_call
+        others = set(case.tool_names) - {c.name for c in case.expect.calls or []}
+        applies = not case.expect.no_call and bool(others)
+        assert (wrong_answer("wrong_function", case) is not None) == applies, case.id
 
 
 # -- the mock's error schedule ------------------------------------------------------------

@@ -88,7 +88,8 @@ NONE = {"no_call": True}
         (NONE, [], "correct"),
         (PARIS, [], "no_call"),
         (PARIS, [call("get_stock_price", {"symbol": "Paris"})], "wrong_function"),
-        (PARIS, [call("", {"city": "Paris"})], "wrong_function"),
+        (PARIS, [call("", {"city": "Paris"})], "unknown_function"),  # no name: never offered
+        (PARIS, [call("get_forecast", {"city": "Paris"})], "unknown_function"),  # hallucinated
         (TWO, [call("get_weather", {"city": "Paris"})], "wrong_function"),  # one call missing
         (PARIS, [call("get_weather", '{"city": "Paris"')], "invalid_json"),
         (PARIS, [call("get_weather", "[1, 2]")], "invalid_json"),  # JSON, but not an object
@@ -117,6 +118,9 @@ def test_every_grade_is_reachable_and_ranked() -> None:
         ([call("get_weather", {"city": "Paris"}), call("get_weather", "{bad")], "extra_call"),
         # wrong_function beats invalid JSON
         ([call("get_stock_price", "{bad")], "wrong_function"),
+        # unknown_function beats extra_call and wrong_function
+        ([call("get_weather", {"city": "Paris"}), call("weather", {})], "unknown_function"),
+        ([call("get_stock_price", {}), call("get_weather_v2", "{bad")], "unknown_function"),
         # invalid_json beats everything about arguments
         (
             [call("get_weather", "{bad"), call("get_stock_price", {})],

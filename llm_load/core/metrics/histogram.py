@@ -139,6 +139,17 @@ class LogHistogram:
             return None
         return self._values_at_ranks([_nearest_rank(q, self.count)])[0]
 
+    def count_above(self, value: float) -> int:
+        """How many recorded values exceed ``value``, judged like `percentile` (each value at
+        its bucket's midpoint clamped into [min, max]); exact when ``value`` is outside them."""
+        if not self.count or value >= self._max:
+            return 0
+        if value < self._min:
+            return self.count
+        low, high = self._min, self._max
+        counts = enumerate(self._counts)
+        return sum(c for i, c in counts if c and min(high, max(low, _MIDPOINTS[i])) > value)
+
     def _values_at_ranks(self, ranks: list[int]) -> list[float]:
         """Estimated values at ascending 1-based ranks (1 <= rank <= count), in one pass."""
         low, high, count = self._min, self._max, self.count

@@ -3,8 +3,9 @@
 Grammar: `METRIC[.STAT][@MODEL] OP NUMBER` with OP one of `< <= > >= == !=`. METRIC is a
 key of a summary `METRICS` object (`error_rate`, `output_tokens_per_s`, `requests`, ...)
 or a distribution (`ttft_ms`, `itl_ms`, `tpot_ms`, `e2e_ms`, `request_output_tokens_per_s`)
-followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`
-and the tool-call distributions; a run with an SLO adds `goodput` with a STAT of `ratio
+followed by a STAT (`p50 p90 p95 p99 mean max count`); tool traffic adds `tool_accuracy`,
+the tool-call distributions and `tool_errors.BUCKET` (graded calls in one error bucket, e.g.
+`tool_errors.unknown_function == 0`); a run with an SLO adds `goodput` with a STAT of `ratio
 requests_per_s output_tokens_per_s good` (bare `goodput` is the ratio: `goodput >= 0.95`).
 Without `@MODEL` the check is on the totals over all models. `workers_lost` (workers that
 stopped sending heartbeats; 0 on a local run) is a number of the whole run and takes no
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_load.core.metrics.summary_types import Summary, ThresholdResult
+from llm_load.core.tools.grading import PRECEDENCE
 
 __all__ = ["Threshold", "ThresholdError", "evaluate", "parse_threshold"]
 
@@ -66,6 +68,7 @@ SCALARS = (
     "cached_tokens",
 )
 RUN_SCALARS = ("workers_lost",)  # top-level numbers of summary.json, not per model
+TOOL_ERRORS = "tool_errors"  # .BUCKET: a count from tool_calls.by_error
 _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z][a-z0-9_]*)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
@@ -89,11 +92,16 @@ class Threshold:
 
     def observed(self, summary: Summary) -> float | None:
         """The summary's value for this check (None when there is no data)."""
-        found: Any = summary
-        if self.metric not in RUN_SCALARS:
-            models = summary["by_model"]
-            found = summary["totals"] if self.model is None else models.get(self.model)
-        found = found.get(self.metric) if found is not None else None
+        if self.metric in RUN_SCALARS:
+            found: Any = summary.get(self.metric)
+        else:
+            scope = summary["totals"] if self.model is None else summary["by_model"].get(self.model)
+            if scope is None:
+                return None
+            if self.metric == TOOL_ERRORS:
+                tools = scope.get("tool_calls")
+                return float(tools["by_error"].get(self.stat or "", 0)) if tools else None
+            found = scope.get(self.metric)
         if self.stat is not None:
             found = found.get(self.stat) if isinstance(found, dict) else None
         return None if found is None else float(found)
@@ -119,13 +127,18 @@ def parse_threshold(text: str) -> Threshold:
         stats = GOODPUT_STATS if metric == "goodput" else STATS
         if stat not in stats:
             raise ThresholdError(f"threshold {text!r}: {metric} needs one of .{', .'.join(stats)}")
+    elif metric == TOOL_ERRORS:
+        if stat not in PRECEDENCE:
+            raise ThresholdError(
+                f"threshold {text!r}: {metric} needs one of .{', .'.join(PRECEDENCE)}"
+            )
     elif metric in SCALARS or metric in RUN_SCALARS:
         if stat is not None:
             raise ThresholdError(f"threshold {text!r}: {metric} takes no .{stat}")
         if metric in RUN_SCALARS and match["model"]:
             raise ThresholdError(f"threshold {text!r}: {metric} is for the whole run, not @MODEL")
     else:
-        known = ", ".join((*DISTRIBUTIONS, "goodput", *SCALARS, *RUN_SCALARS))
+        known = ", ".join((*DISTRIBUTIONS, "goodput", TOOL_ERRORS, *SCALARS, *RUN_SCALARS))
         raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r}; known: {known}")
     return Threshold(text.strip(), metric, stat, match["model"], match["op"], float(match["value"]))
 

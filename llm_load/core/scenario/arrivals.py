@@ -48,6 +48,11 @@ class ArrivalSchedule:
         """Generate the `rank`-th of `count` equal shares of the rate from now on."""
         self.rank, self.count = rank, max(1, count)
 
+    def set_rate(self, rate: float, from_t: float) -> None:
+        """From `from_t` (s since start) on, `rate` req/s for ever (the capacity search)."""
+        self.segments = [(float("inf"), rate)]
+        self.t = from_t
+
     def rate_at(self, t: float) -> tuple[float, float] | None:
         """(rate req/s, end of its segment) at `t`; None after the last segment."""
         for end, rate in self.segments:

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from llm_load.core.capacity.spec import CapacitySpec
 from llm_load.core.metrics.slo import SLOLimits
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
 from llm_load.core.scenario.datasets import read_dataset
@@ -200,6 +201,7 @@ class Scenario(BaseModel):
     load: Load = Field(default_factory=Load)
     thresholds: list[Annotated[str, AfterValidator(_check_threshold)]] = Field(default_factory=list)
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
+    capacity: CapacitySpec | None = None  # the capacity search (llm-load capacity)
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
     _trace: list[TraceEntry] = PrivateAttr(default_factory=list)
@@ -212,6 +214,11 @@ class Scenario(BaseModel):
             return self
         if self.prompts is None and (self.tools is None or self.tools.share < 1.0):
             raise ValueError("prompts: required unless tools.share is 1 (only tool tasks)")
+        if self.capacity and self.capacity.mode == "rate" and not self.load.rate:
+            raise ValueError(
+                "capacity.mode rate needs an open-loop load: set load.rate (any value: the "
+                "search sets the rate step by step) and load.users (the most requests in flight)"
+            )
         return self
 
     @property

@@ -3,7 +3,9 @@
 `grade(expect, calls, content)` takes the merged calls of one response (the shape of
 `ChatStream.tool_calls`) and returns one of `GRADES`. When several things are wrong, the
 first bucket of `PRECEDENCE` wins: whether a call happened at all (`no_call`,
-`call_when_irrelevant`), then which functions were called (`wrong_function`, `extra_call`),
+`call_when_irrelevant`), then which functions were called (`unknown_function`: a name the
+request never offered; `wrong_function`: an offered function other than the expected one, or
+an expected call missing; `extra_call`),
 then whether the arguments parse (`invalid_json`), then the schema (`missing_arg`,
 `unexpected_arg`, `wrong_type`, where an `enum` violation counts as `wrong_type`), and last
 the expected values (`wrong_value`). Parallel calls are matched to the expected calls
@@ -40,6 +42,7 @@ __all__ = [
 GRADES = (
     "correct",
     "no_call",
+    "unknown_function",
     "wrong_function",
     "invalid_json",
     "missing_arg",
@@ -53,6 +56,7 @@ GRADES = (
 PRECEDENCE = (
     "no_call",
     "call_when_irrelevant",
+    "unknown_function",
     "wrong_function",
     "extra_call",
     "invalid_json",
@@ -84,6 +88,10 @@ def diagnose(
     if not calls:
         text = f"; text: {content[:60]!r}" if content else ""
         return "no_call", f"expected {_names_of(expect.calls)}, got no tool call{text}"
+    offered = expect.functions  # empty when the expectation knows no tools: not checked
+    unknown = [n for n in _names(calls) if offered and n not in offered]
+    if unknown:
+        return "unknown_function", f"{unknown[0]!r} was not offered (tools: {list(offered)})"
     wrong = _compare_names(expect.calls, calls)
     if wrong is not None:
         return wrong

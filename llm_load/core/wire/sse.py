@@ -11,12 +11,18 @@ of the stream is stripped. Two deliberate, documented deviations from the spec, 
 an event whose only data is the empty string (``data:`` then a blank line) is returned as
 ``b""`` rather than suppressed, and `SSEDecoder.flush` returns an event left pending at end
 of stream (for example ``data: [DONE]\\n`` followed by EOF, without the final blank line),
-including an unterminated last line. The decoder works on bytes only (no decoding to ``str``)
+including an unterminated last line. One extension: an ``error`` field (llama.cpp's server
+before late 2025 sent an in-stream error as ``error: {"code":…,"message":…}`` then a blank
+line, not as ``data: {"error": …}``) counts as a data line whose value is ``{"error": VALUE}``
+(VALUE as a JSON string when it is not JSON), so the chat accumulator sees an error object
+instead of a stream that looks clean. The decoder works on bytes only (no decoding to ``str``)
 and has a fast path for the dominant case of ``\\n``-terminated blocks holding whole
 single-line ``data: ...`` events, because it runs for every received block.
 """
 
 from __future__ import annotations
+
+import json
 
 __all__ = ["SSEDecoder"]
 
@@ -27,6 +33,7 @@ _EVENT_END = b"\n\n"
 _DATA_PREFIX = b"data: "
 _DATA_FIELD = b"data:"
 _SEPARATOR = b"\n\ndata: "
+_ERROR_FIELD = b"error:"
 
 
 class SSEDecoder:
@@ -126,6 +133,8 @@ class SSEDecoder:
                 data.append(line[6:] if line.startswith(_DATA_PREFIX) else line[5:])
             elif line == b"data":
                 data.append(b"")
+            elif line.startswith(_ERROR_FIELD):
+                data.append(_error_payload(line[7:] if line[6:7] == b" " else line[6:]))
             # Anything else is a comment (``:``...) or a field this decoder ignores.
 
     def _dispatch(self, out: list[bytes]) -> None:
@@ -134,3 +143,13 @@ class SSEDecoder:
         if data:
             out.append(data[0] if len(data) == 1 else _LF.join(data))
             data.clear()
+
+
+def _error_payload(value: bytes) -> bytes:
+    """The value of an ``error:`` line (one leading space already stripped) as the payload
+    ``{"error": VALUE}``; a value that is not JSON is wrapped as a JSON string."""
+    try:
+        json.loads(value)
+    except ValueError:
+        value = json.dumps(value.decode("utf-8", "replace")).encode()
+    return b'{"error":' + value + b"}"
