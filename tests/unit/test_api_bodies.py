@@ -188,3 +188,12 @@ def test_base64_embeddings_count_four_bytes_a_dimension() -> None:
     vector = base64.b64encode(bytes(4 * 384)).decode()
     acc.add_completion({"data": [{"embedding": vector, "index": 0}]})
     assert (acc.inputs, acc.dimension) == (1, 384)
+
+
+def test_scenario_api_names_are_the_protocol_rows() -> None:
+    from typing import get_args
+
+    from llm_load.core.scenario.schema import Api
+    from llm_load.core.wire.protocols import API_NAMES
+
+    assert get_args(Api) == API_NAMES
