@@ -30,6 +30,7 @@ from llm_load import scenario_cli
 from llm_load.bundled import locustfile_names, locustfile_path
 from llm_load.capacity_cli import add_capacity_arguments
 from llm_load.compare import add_arguments as add_compare_arguments
+from llm_load.core.wire.protocols import API_NAMES
 from llm_load.report.cli import add_report_parser, run_report
 from llm_load.report.console import print_summary
 
@@ -66,12 +67,15 @@ def _mock(argv: list[str]) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from llm_load.doctor import DoctorRun
+    from llm_load.doctor.run import checks_for
     from llm_load.report import doctor as show
 
-    run = DoctorRun(args.host, args.api_key, os.environ, args.model, args.timeout, args.insecure)
+    run = DoctorRun(
+        args.host, args.api_key, os.environ, args.model, args.timeout, args.insecure, args.api
+    )
     if not args.json:
         show.print_doctor_header(run.header())
-    run.run(on_step=None if args.json else show.print_step)
+    run.run(checks_for(args.api), on_step=None if args.json else show.print_step)
     result = run.result()
     if args.json:
         print(json.dumps(result, indent=2))
@@ -165,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_target_args(doctor)
     doctor.add_argument("--model", default=None, help="model id (default: the first served)")
+    doctor.add_argument(
+        "--api", default="chat", choices=API_NAMES,
+        help="check this API instead of chat: which of the five the server answers, then one "
+        "request of it decoded like the load test does (docs/apis.md)",
+    )  # fmt: skip
     models = sub.add_parser("models", help="list the models an endpoint serves")
     _add_target_args(models)
     validate = sub.add_parser("validate", help="check scenario files (exit 2 when invalid)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_load.compare.config import FIELDS, ConfigError, resolve_config
+from llm_load.core.wire.protocols import API_NAMES
 
 __all__ = ["USAGE_ERROR", "add_arguments", "main"]
 
@@ -99,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_type("parallel_requests"),
         metavar="N",
         help="requests in flight at the same time for each model (1)",
+    )
+    add(
+        "--api",
+        choices=API_NAMES,
+        help="the API every model is asked with (chat; env LLM_LOAD_API; docs/apis.md)",
     )
     add(
         "--no-stream",

@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from llm_load.core.scenario.errors import format_errors
 from llm_load.core.wire.endpoint import KEY_ENV, ApiKey, redact
+from llm_load.core.wire.protocols import API_NAMES
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -146,6 +147,12 @@ def load_config_file(path: str | Path) -> ConfigFile:
         raise ConfigError(format_errors(name, error, ConfigFile)) from None
 
 
+def _api(value: Any) -> str:
+    if value not in API_NAMES:
+        raise ValueError(f"expected one of {', '.join(API_NAMES)}")
+    return str(value)
+
+
 # -- precedence ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -180,6 +187,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("parallel_requests", "--parallel-requests", ("LLM_LOAD_PARALLEL_REQUESTS",),
               ("defaults", "parallel_requests"), 1, _positive_int),
     FieldSpec("no_stream", "--no-stream", ("LLM_LOAD_NO_STREAM",), None, False, _flag),
+    FieldSpec("api", "--api", ("LLM_LOAD_API",), None, "chat", _api),
 )  # fmt: skip
 
 
@@ -198,6 +206,7 @@ class CompareConfig:
     parallel_models: int
     parallel_requests: int
     no_stream: bool
+    api: str = "chat"  # the API every model is asked with (docs/apis.md)
     debug: bool = False
     llm_json: str = ""
     config_file: str | None = None
@@ -230,6 +239,7 @@ class CompareConfig:
             "parallel_models": self.parallel_models,
             "parallel_requests": self.parallel_requests,
             "stream": self.stream,
+            "api": self.api,
             "config_file": self.config_file,
         }
 

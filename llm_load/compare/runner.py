@@ -157,6 +157,7 @@ def locust_options(config: CompareConfig, model: str) -> argparse.Namespace:
         prompt=config.prompt,
         temperature=config.temperature,
         no_stream=config.no_stream,
+        api=config.api,
         request_timeout=config.timeout_s,
         headless=True,
         enable_rebalancing=False,

@@ -15,6 +15,7 @@ from typing import Any
 
 from llm_load.core.wire.chat import ChatStream, json_loads
 from llm_load.core.wire.errors import body_message
+from llm_load.core.wire.protocols import CHAT
 from llm_load.locust.user import LLMUser
 from llm_load.locust.wire import MAX_ERROR_BODY, read_body
 
@@ -70,6 +71,9 @@ class CompareUser(LLMUser):
             self._headers.pop("Authorization", None)
 
     def new_stream(self) -> ChatStream:
+        if self._active is not CHAT:  # a hosted API's `backend` object is chat's
+            self.exchange.stream = None
+            return super().new_stream()
         stream = self.exchange.stream = BackendChatStream()
         return stream
 

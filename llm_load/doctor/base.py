@@ -76,9 +76,12 @@ class Target:
         json: Any = None,
         keyless: bool = False,
         stream: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
-        """One HTTP call with our key (or none); redirects are not followed (as under load)."""
-        headers = {} if keyless else self.key.headers()
+        """One HTTP call with our key (or none; `headers` carry it another way, e.g.
+        `x-api-key`); redirects are not followed (as under load)."""
+        if headers is None:
+            headers = {} if keyless else self.key.headers()
         return self.session.request(
             method,
             url,

@@ -18,6 +18,7 @@ from llm_load.core.wire.endpoint import (
     scrub_secrets,
     secrets_of,
 )
+from llm_load.doctor.apis import check_api, check_apis
 from llm_load.doctor.base import Step, Target
 from llm_load.doctor.chat import check_chat, check_stream, check_tools
 from llm_load.doctor.endpoint import check_auth, check_connect, check_endpoint, host_for
@@ -33,7 +34,8 @@ __all__ = [
     "run_doctor",
 ]
 
-EXIT_CODES = {"connect": 10, "endpoint": 11, "auth": 12, "model": 13, "chat": 14, "stream": 15}
+EXIT_CODES = {"connect": 10, "endpoint": 11, "auth": 12, "model": 13, "chat": 14, "stream": 15,
+              "api": 14}  # fmt: skip
 INTERNAL_ERROR = 1
 Check = Callable[[Target], Step]
 DOCTOR_CHECKS: tuple[tuple[str, Check], ...] = (
@@ -46,6 +48,16 @@ DOCTOR_CHECKS: tuple[tuple[str, Check], ...] = (
     ("tools", check_tools),
 )
 MODELS_CHECKS = DOCTOR_CHECKS[:3]
+
+
+def checks_for(api: str) -> tuple[tuple[str, Check], ...]:
+    """The checks of `--api`: chat's own, or for another API: reach, auth and model, which of
+    the five APIs the server answers, then one request of that API (`llm_load.doctor.apis`)."""
+    if api == "chat":
+        return DOCTOR_CHECKS
+    return (*DOCTOR_CHECKS[:4], ("apis", check_apis), ("api", check_api(api)))
+
+
 OnStep = Callable[[dict[str, Any]], None]
 
 
@@ -60,7 +72,9 @@ class DoctorRun:
         model: str | None = None,
         timeout: float = 30.0,
         insecure: bool = False,
+        api: str = "chat",
     ) -> None:
+        self.api = api  # the API the verdict suggests (--api)
         key = resolve_key(api_key, environ)
         env_keys = tuple(name for name in KEY_ENV if environ.get(name))
         self.target = Target(url, key, model, timeout, env_keys=env_keys, insecure=insecure)
@@ -94,7 +108,7 @@ class DoctorRun:
                 self.steps.append(step)
                 if on_step is not None:
                     on_step(scrub_secrets(step.to_dict(), self.secrets))
-            if checks is DOCTOR_CHECKS and self.steps[0].level != "fail":  # server-metrics hook
+            if checks is not MODELS_CHECKS and self.steps[0].level != "fail":  # server-metrics
                 self.server_metrics = probe_metrics(self.target)
         finally:
             self.target.session.close()
@@ -115,6 +129,7 @@ class DoctorRun:
         t = self.target
         ready = f"ready: -H {host_for(t.base) if t.base else t.url} --model {t.model}"
         ready += " --insecure" if t.insecure else ""
+        ready += f" --api {self.api}" if self.api != "chat" else ""
         if t.key.source != "none":
             ready += f" (API key from {t.key.source})"
         warned = [s.name for s in self.steps if s.level == "warn"]

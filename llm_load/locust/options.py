@@ -19,6 +19,7 @@ from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, parse_threshold
 from llm_load.core.metrics.warmup import parse_warmup
 from llm_load.core.wire.endpoint import parse_header, redact, shown_headers
+from llm_load.core.wire.protocols import API_NAMES
 
 __all__ = ["DEFAULT_PROMPT", "OPTIONS", "Option", "add_arguments", "parsed_defaults"]
 
@@ -268,6 +269,25 @@ OPTIONS: tuple[Option, ...] = (
         read=_stream,
         public="stream",
         action="store_true",
+    ),
+    Option(
+        "--api",
+        "chat",
+        "API to load: chat (/v1/chat/completions), responses (OpenAI Responses), messages "
+        "(Anthropic Messages: x-api-key, ANTHROPIC_API_KEY as fallback), completions "
+        "(legacy), embeddings (never streamed); a scenario model's api: wins for it",
+        read=_text_or_default,
+        public="api",
+        choices=API_NAMES,
+    ),
+    Option(
+        "--batch",
+        1,
+        "Inputs per embeddings request (--api embeddings): N distinct copies of the prompt",
+        read=_turns,  # at least 1
+        public="batch",
+        kind=int,
+        metavar="N",
     ),
     Option(
         "--request-timeout",

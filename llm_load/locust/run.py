@@ -23,7 +23,7 @@ import gevent
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLOError
-from llm_load.core.metrics.summary import Stage, Summary, build_summary, stage_index
+from llm_load.core.metrics.summary import Stage, Summary, add_api, build_summary, stage_index
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.metrics.warmup import Warmup, WarmupError
 from llm_load.core.scenario.schema import Scenario, ScenarioError
@@ -194,6 +194,8 @@ class LLMRun:
             stages=self.stages,
         )
         summary["interrupted"] = self.interrupted
+        for name, metrics in summary["by_model"].items():
+            add_api(metrics, self.settings.api_of(name), self.settings.batch, self.duration_s)
         self.role.extend(summary)  # `workers_lost`
         if self.token_fit is not None:
             summary["tokenizer"] = self.token_fit.public()

@@ -2,7 +2,8 @@
 
 The scenario is loaded with the settings at `test_start` on every process (workers get the
 master's `--scenario`). A `ScenarioUser` draws each request from a seeded `Conversation`
-(model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra),
+(model by weight, prompt, multi-turn history, per-model max_tokens / temperature / extra /
+api),
 or with `tools:` a graded tool task (see `llm_load.locust.tools`), and waits the
 scenario's think time between requests. When no scenario could be loaded the error was
 logged once and each user stops at its first task: no traffic, no crash loop.
@@ -85,6 +86,7 @@ class ScenarioUser(LLMUser):
             temperature=request.temperature,
             scheduled_at=at,
             input_tokens=request.input_tokens,
+            api=self.llm.settings.api_of(request.model),
         )
         # Only multi-turn needs the reply text (the next turn's history).
         reply = self.last_response if record.ok and self._keep_reply else None
@@ -118,6 +120,7 @@ class ScenarioUser(LLMUser):
             max_tokens=sampler.max_tokens(spec),
             temperature=spec.temperature,
             scheduled_at=at,
+            api=self.llm.settings.api_of(spec.name),
         )
 
 

@@ -19,6 +19,7 @@ from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 from llm_load.core.wire.endpoint import ApiKey, api_base, resolve_key, secrets_of
+from llm_load.core.wire.protocols import PROTOCOLS
 from llm_load.locust.options import OPTIONS
 
 __all__ = ["Settings", "resolve_settings"]
@@ -46,6 +47,8 @@ class Settings:
     warmup: tuple[float, int]  # (seconds, requests) left out of the summary; (0, 0): none
     temperature: float | None
     stream: bool
+    api: str  # the API of models without a scenario `api:` (a row of PROTOCOLS)
+    batch: int  # inputs per embeddings request
     request_timeout_s: float
     ttft_timeout_s: float  # 0: off
     insecure: bool  # skip TLS certificate verification
@@ -75,9 +78,15 @@ class Settings:
         """Every string never to be printed: the key's forms, secret header values."""
         return secrets_of(self.host, ApiKey(self.api_key or None, ""), self.headers)
 
-    def request_headers(self) -> dict[str, str]:
-        """`Authorization: Bearer KEY` (when a key is set) and the extra headers."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+    def api_of(self, model: str) -> str:
+        """The API `model` is sent with: its scenario `api:`, else `--api`."""
+        spec = self.scenario.model_spec(model) if self.scenario is not None else None
+        return spec.api if spec is not None and spec.api else self.api
+
+    def request_headers(self, api: str = "chat") -> dict[str, str]:
+        """The key in `api`'s auth headers (`Authorization: Bearer KEY` but for messages'
+        `x-api-key`) when a key is set, and the extra headers."""
+        headers = PROTOCOLS[api].auth(self.api_key)
         headers.update(self.headers)
         return headers
 
@@ -94,7 +103,10 @@ class Settings:
         `configured_key` is the key given at start-up: the web form shows secret fields
         blank, so an empty submitted key means "keep it"."""
         flag = getattr(options, "api_key", "") or configured_key or None
-        key = resolve_key(flag, environ, KEY_FALLBACK, KEY_SOURCE)
+        fallback: tuple[str, ...] = KEY_FALLBACK
+        if getattr(options, "api", "") == "messages":  # never an Anthropic key elsewhere
+            fallback = ("ANTHROPIC_API_KEY", *fallback)
+        key = resolve_key(flag, environ, fallback, KEY_SOURCE)
         values = {o.attribute: o.value(options) for o in OPTIONS if o.read is not None}
         return cls(host=host, api_key=key.value or "", key_source=key.source, **values)
 

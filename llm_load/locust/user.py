@@ -29,7 +29,7 @@ from llm_load.core.wire.chat import ChatStream, exact_output_fields
 from llm_load.core.wire.encoding import InvalidEncoding, UnsupportedEncoding
 from llm_load.core.wire.endpoint import scrub
 from llm_load.core.wire.errors import body_message
-from llm_load.core.wire.protocols import CHAT, Call, WireProtocol
+from llm_load.core.wire.protocols import CHAT, PROTOCOLS, Call, WireProtocol
 from llm_load.locust.prometheus import in_flight
 from llm_load.locust.run import llm_run
 from llm_load.locust.wire import (
@@ -108,7 +108,7 @@ class LLMUser(FastHttpUser):
 
     Subclass it in a locustfile (it is abstract); override `messages()` to change what is
     sent, or call `chat_completion()` from your own tasks. `protocol` is the API it speaks
-    (a row of the endpoint protocol table).
+    (a row of the endpoint protocol table: `--api`, or a call's `api=`).
     """
 
     abstract = True
@@ -126,15 +126,24 @@ class LLMUser(FastHttpUser):
         # geventhttpclient would otherwise raise and drop the body before we see it.
         # (geventhttpclient declares it a class variable; set on this client on purpose)
         self.client.client.valid_response_codes = ALL_STATUS_CODES  # type: ignore[misc]
-        self._path = settings.base_url + self.protocol.path
-        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        self._headers.update(settings.request_headers())  # the key, then --header's
+        if type(self).protocol is CHAT:  # not chosen by the class: the run's --api
+            self.protocol = PROTOCOLS[settings.api]
+        self._path, self._headers = self._route(self.protocol)
+        self._active = self.protocol  # the protocol of the current call
+        self._routes = {self.protocol.name: (self._path, self._headers)}
         self._sent_s = 0.0  # perf_counter when the current request was sent
         # --ttft-timeout also bounds the wait for the headers (servers that send them late).
         ttft, stall = settings.ttft_timeout_s, settings.request_timeout_s
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
         self._wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
         use_wire(self.client, self._wire)
+
+    def _route(self, protocol: WireProtocol) -> tuple[str, dict[str, str]]:
+        """The URL and headers of `protocol`'s calls (its auth headers, then --header's)."""
+        settings = self.llm.settings
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        headers.update(settings.request_headers(protocol.name))
+        return settings.base_url + protocol.path, headers
 
     def on_start(self) -> None:
         warm_connection(self.client, self._path)
@@ -145,7 +154,7 @@ class LLMUser(FastHttpUser):
 
     def new_stream(self) -> ChatStream:
         """The accumulator of the next response; override to read more of each chunk."""
-        return self.protocol.new_stream()
+        return self._active.new_stream()
 
     @task
     def chat(self) -> None:
@@ -164,6 +173,7 @@ class LLMUser(FastHttpUser):
         name: str | None = None,
         scheduled_at: float | None = None,
         input_tokens: int | None = None,
+        api: str | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
@@ -172,9 +182,11 @@ class LLMUser(FastHttpUser):
         calls; `name` is the Locust request name (default `chat MODEL`, after the protocol).
         `scheduled_at` (an open loop's intended send time, perf_counter s) is where latencies
         start when it is past. `input_tokens`: the prompt tokens asked for (recorded against
-        what usage reports).
+        what usage reports). `api` sends it with another row of the protocol table (a
+        scenario model's `api:`) than the user's `protocol`.
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
+        self._use(PROTOCOLS[api] if api else self.protocol)
         max_tokens = s.max_tokens if max_tokens is None else max_tokens
         if s.exact_output:
             extra = {**exact_output_fields(max_tokens), **(extra or {})}
@@ -183,11 +195,19 @@ class LLMUser(FastHttpUser):
             messages=messages,
             max_tokens=max_tokens,
             temperature=s.temperature if temperature is None else temperature,
-            stream=s.stream,
+            stream=s.stream and self._active.streams,
             extra=extra,
             input_tokens=input_tokens,
+            batch=s.batch,
         )
-        return self._call(call, name or f"{self.protocol.name} {call.model}", grade, scheduled_at)
+        return self._call(call, name or f"{self._active.name} {call.model}", grade, scheduled_at)
+
+    def _use(self, protocol: WireProtocol) -> None:
+        """Make `protocol` the one of the next call (its URL and headers computed once)."""
+        if protocol is not self._active:
+            self._active = protocol
+            self._path, self._headers = self._routes.get(protocol.name) or self._route(protocol)
+            self._routes[protocol.name] = (self._path, self._headers)
 
     def _call(
         self,
@@ -198,7 +218,7 @@ class LLMUser(FastHttpUser):
     ) -> RequestRecord:
         """Send → read → record → report one call."""
         self._poll_reactor()
-        body = self.protocol.body(call)
+        body = self._active.body(call)
         chat = self.last_response = self.new_stream()
         clock = self._start_clock(scheduled_at)
         self.llm.sending(clock.started_at)  # observers (the capacity search) see the send
@@ -278,7 +298,7 @@ class LLMUser(FastHttpUser):
             return self._transport_failure(getattr(resp, "error", None))
         if self._header_wait_s is not None:  # headers in: the body has the stall timeout
             set_read_timeout(resp, self.llm.settings.request_timeout_s)
-        error_message = self.protocol.error_message
+        error_message = self._active.error_message
         if resp.status_code >= 300:
             return http_failure(resp, error_message)
         ctype = (resp.headers.get("content-type") or "").lower()
@@ -289,7 +309,7 @@ class LLMUser(FastHttpUser):
         if stream:
             return "not_sse", f"expected text/event-stream, got {ctype!r}: {error_message(body)}"
         try:
-            self.protocol.parse(chat, body)
+            self._active.parse(chat, body)
         except ValueError:
             return "invalid_json", f"response is not JSON: {error_message(body)}"
         return None

@@ -198,7 +198,7 @@ class ChatCompletions:
 
     def _parse(self, req: Request, record: TruthRecord) -> ChatJob:
         self.check_auth(req)
-        data = load_object(req.body)
+        data = self.chat_data(load_object(req.body), record)
         name = data.get("model")
         if name is not None and not isinstance(name, str):
             raise HttpError(400, "'model' must be a string")
@@ -225,6 +225,29 @@ class ChatCompletions:
             job.reasoning = add_reasoning(job, self.config.reasoning_tokens, read_cap(data))
         return job
 
+    def chat_data(self, data: dict[str, Any], record: TruthRecord) -> dict[str, Any]:
+        """The chat request a request body amounts to (another API's handler converts it)."""
+        return data
+
+    def frames(
+        self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None
+    ) -> payload.StreamFrames:
+        """All bytes of the streamed reply to `job`."""
+        return payload.StreamFrames(
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
+            self._backend,
+        )  # fmt: skip
+
+    def body(self, record: TruthRecord, job: ChatJob, use: dict[str, Any] | None) -> bytes:
+        """The JSON body of the non-streamed reply to `job`."""
+        message = None
+        if job.tool_calls is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": job.tool_calls}
+        return payload.completion_body(
+            record.id, int(time.time()), job.model.name, job.n, job.reason, use, message,
+            self._backend,
+        )  # fmt: skip
+
     def _faults(self) -> Faults:
         assert self.faults is not None, "a fault was picked, so faults are configured"
         return self.faults
@@ -237,10 +260,7 @@ class ChatCompletions:
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if job.include_usage else None
         use = with_reasoning(with_cached(use, record.cached_tokens), job.reasoning)
-        frames = payload.StreamFrames(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use, job.deltas,
-            self._backend,
-        )  # fmt: skip
+        frames = self.frames(record, job, use)
         args = (conn, record, frames, job.model.itl_ms / 1e3, self._jit)
         stream = Stream(*args) if fault is None else self._faults().stream(fault, *args)
         conn.reply = stream
@@ -269,13 +289,7 @@ class ChatCompletions:
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
         use = with_cached(use, record.cached_tokens)
-        message = None
-        if job.tool_calls is not None:
-            message = {"role": "assistant", "content": None, "tool_calls": job.tool_calls}
-        body = payload.completion_body(
-            record.id, int(time.time()), job.model.name, job.n, job.reason, use, message,
-            self._backend,
-        )  # fmt: skip
+        body = self.body(record, job, use)
         head = payload.backend_header(self._backend)
         args = (conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head))
         reply = (

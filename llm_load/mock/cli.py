@@ -127,6 +127,11 @@ def _fault_arguments(g: argparse._ArgumentGroup) -> None:
         help="close the connection of a share R of replies after a random number of tokens",
     )  # fmt: skip
     g.add_argument(
+        "--stream-error-rate", type=float, default=0.0, metavar="R",
+        help="end a share R of streamed replies after a random number of tokens with the "
+        "API's in-stream error event (chat: an error chunk; Messages: overloaded_error)",
+    )  # fmt: skip
+    g.add_argument(
         "--stall-rate", type=float, default=0.0, metavar="R",
         help="stop a share R of replies for --stall-s seconds after a random number of "
         "tokens, then go on (the client's --request-timeout decides)",
@@ -197,6 +202,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         error_status=args.error_status,
         drop_rate=args.drop_rate,
         stall_rate=args.stall_rate,
+        stream_error_rate=args.stream_error_rate,
         stall_s=args.stall_s,
     )
 

@@ -92,6 +92,7 @@ class MockConfig:
     drop_rate: float = 0.0  # share whose connection closes mid-reply
     stall_rate: float = 0.0  # share that stop for stall_s seconds mid-reply
     stall_s: float = 10.0
+    stream_error_rate: float = 0.0  # share of streams ended by an in-stream error event
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -115,7 +116,8 @@ class MockConfig:
         self._check_faults()
 
     def _check_faults(self) -> None:
-        rates = {"error": self.error_rate, "drop": self.drop_rate, "stall": self.stall_rate}
+        rates = {"error": self.error_rate, "drop": self.drop_rate, "stall": self.stall_rate,
+                 "stream error": self.stream_error_rate}  # fmt: skip
         for name, rate in rates.items():
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} rate must be within [0, 1], got {rate:g}")

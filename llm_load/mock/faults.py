@@ -5,11 +5,15 @@
 closes the connection after a random number k of tokens (0 <= k < N, so the stream never
 completes; a non-streamed reply's connection closes when its body was due); ``--stall-rate R``
 stops sending for ``--stall-s`` seconds when token k is due, then goes on, so the client's
-``--request-timeout`` decides. One seeded draw per request (in arrival order) picks its fault:
-the same seed and request order give the same faults. A fault is written to the request's truth
-record (``fault``) and counted in the truth's ``faults`` when the mock carries it out, so a
-client that went away first is never blamed on a fault it did not see. Requests without a fault
-are served by the plain replies: a fault costs nothing per chunk to the others.
+``--request-timeout`` decides; ``--stream-error-rate R`` ends a streamed reply when token k is
+due with the API's in-stream error event (chat and completions: an error chunk and
+``[DONE]``, as vLLM does; Responses: an ``error`` event; Messages: ``overloaded_error``; a
+non-streamed request drawn for it is served normally). One seeded draw per request (in arrival
+order) picks its fault: the same seed and request order give the same faults. A fault is written
+to the request's truth record (``fault``) and counted in the truth's ``faults`` when the mock
+carries it out, so a client that went away first is never blamed on a fault it did not see.
+Requests without a fault are served by the plain replies: a fault costs nothing per chunk to the
+others.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from llm_load.mock.truth import TruthRecord, TruthStore
 if TYPE_CHECKING:
     from llm_load.mock.server import MockProtocol
 
-__all__ = ["DROPPED", "STALLED", "Fault", "FaultPicker", "Faults", "injected_error"]
+__all__ = ["DROPPED", "STALLED", "STREAM_ERROR", "Fault", "FaultPicker", "Faults", "injected_error"]
 
 DROPPED = "dropped"
 STALLED = "stalled"
+STREAM_ERROR = "stream_error"
 _ERRORS = {
     429: ("Rate limit reached: too many requests, retry after 1 s", "RateLimitError"),
     500: ("Internal server error", "InternalServerError"),
@@ -56,14 +61,21 @@ class Fault:
 class FaultPicker:
     """Draws each request's fault (or None) from a random stream seeded with ``seed``."""
 
-    __slots__ = ("_drop", "_error", "_rng", "_stall", "status")
+    __slots__ = ("_drop", "_error", "_rng", "_stall", "_stream_error", "status")
 
     def __init__(
-        self, error_rate: float, drop_rate: float, stall_rate: float, status: int, seed: int
+        self,
+        error_rate: float,
+        drop_rate: float,
+        stall_rate: float,
+        status: int,
+        seed: int,
+        stream_error_rate: float = 0.0,
     ) -> None:
         self._error = error_rate
         self._drop = error_rate + drop_rate
         self._stall = self._drop + stall_rate
+        self._stream_error = self._stall + stream_error_rate
         self.status = status
         # Its own stream: turning faults on leaves the --jitter draws as they were.
         self._rng = random.Random(f"llm-load-mock-faults/{seed}")
@@ -71,20 +83,24 @@ class FaultPicker:
     @classmethod
     def from_config(cls, config: MockConfig) -> FaultPicker | None:
         """The picker of ``config``, or None when it configures no fault."""
-        if not (config.error_rate or config.drop_rate or config.stall_rate):
+        if not (config.error_rate or config.drop_rate or config.stall_rate) and not (
+            config.stream_error_rate
+        ):
             return None
         c = config
-        return cls(c.error_rate, c.drop_rate, c.stall_rate, c.error_status, c.seed)
+        rates = (c.error_rate, c.drop_rate, c.stall_rate)
+        return cls(*rates, c.error_status, c.seed, c.stream_error_rate)
 
     def pick(self, tokens: int) -> Fault | None:
         """The fault of the next request, which would write ``tokens`` (>= 1) tokens."""
         u = self._rng.random()
-        if u >= self._stall:
+        if u >= self._stream_error:
             return None
         if u < self._error:
             return Fault(f"http_{self.status}", self.status)
         at = self._rng.randrange(max(tokens, 1))
-        return Fault(DROPPED if u < self._drop else STALLED, 0, at)
+        kind = DROPPED if u < self._drop else STALLED if u < self._stall else STREAM_ERROR
+        return Fault(kind, 0, at)
 
 
 def injected_error(status: int) -> tuple[HttpError, bytes]:
@@ -142,6 +158,24 @@ class StalledStream(Stream):
         self.handle = self.call_at(self.due, self.tick)
 
 
+class ErroredStream(Stream):
+    """A stream that ends with its API's in-stream error event when token ``at`` is due."""
+
+    __slots__ = ("at", "truth")
+    at: int
+    truth: TruthStore
+
+    def tick(self) -> None:
+        if self.i != self.at:
+            Stream.tick(self)
+            return
+        self.handle = None
+        _mark(self.record, self.truth, STREAM_ERROR)
+        self.record.end_at = _perf()
+        self.conn.finish(self.frames.error)
+        done(self)
+
+
 class DroppedDelayed(Delayed):
     """A non-streamed reply whose connection closes when the body is due."""
 
@@ -189,9 +223,11 @@ class Faults:
 
     def stream(self, fault: Fault, *args: Any) -> Stream:
         """A :class:`Stream` (same arguments) that carries out ``fault``."""
-        stream: DroppedStream | StalledStream
+        stream: DroppedStream | StalledStream | ErroredStream
         if fault.kind == DROPPED:
             stream = DroppedStream(*args)
+        elif fault.kind == STREAM_ERROR:
+            stream = ErroredStream(*args)
         else:
             stream = StalledStream(*args)
             stream.stall_s = self.stall_s
@@ -201,6 +237,8 @@ class Faults:
     def delayed(self, fault: Fault, *args: Any) -> Delayed:
         """A :class:`Delayed` (same arguments) that carries out ``fault``."""
         reply: DroppedDelayed | StalledDelayed
+        if fault.kind == STREAM_ERROR:  # a non-streamed reply has no stream to break
+            return Delayed(*args)
         if fault.kind == DROPPED:
             reply = DroppedDelayed(*args)
         else:

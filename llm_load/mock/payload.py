@@ -51,6 +51,12 @@ _SSE_HEAD = (
     b"Transfer-Encoding: chunked\r\n"
 )
 _CLOSE = b"Connection: close\r\n"
+STREAM_ERROR_MESSAGE = "Internal server error while streaming (injected by llm-load mock)"
+# vLLM's in-stream error chunk (then [DONE]).
+STREAM_ERROR_CHUNK = orjson.dumps(
+    {"error": {"object": "error", "message": STREAM_ERROR_MESSAGE,
+               "type": "InternalServerError", "code": 500}}
+)  # fmt: skip
 _IDENT = b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%s'
 
 
@@ -106,7 +112,7 @@ class StreamFrames:
     usage chunk, ``[DONE]`` and the chunked terminator). ``deltas`` replaces the text tokens
     (e.g. one :func:`tool_delta`); ``backend`` goes into every chunk and the headers."""
 
-    __slots__ = ("_extra", "_role", "n", "tail", "tokens")
+    __slots__ = ("_extra", "_role", "error", "n", "tail", "tokens")
 
     def __init__(
         self,
@@ -131,6 +137,7 @@ class StreamFrames:
             tail += chunk(ident + b',"choices":[],"usage":' + orjson.dumps(use) + b"}\n\n")
         self.tail = tail + _DONE
         self._role = chunk(pre + _ROLE)
+        self.error = chunk(b"data: " + STREAM_ERROR_CHUNK + b"\n\n") + _DONE  # --stream-error-rate
 
     def headers(self, close: bool) -> bytes:
         """Response headers followed by the role chunk, as one buffer."""

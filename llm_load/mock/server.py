@@ -1,10 +1,12 @@
 """The mock's HTTP/1.1 server: a minimal ``asyncio.Protocol`` and the OpenAI-compatible routes.
 
-Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /tokenize``
+Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions`` (and the other APIs:
+``/v1/responses``, ``/v1/messages``, ``/v1/completions``, ``/v1/embeddings``, see
+:mod:`llm_load.mock.apis`), ``POST /tokenize``
 (:mod:`llm_load.mock.tokenize`), ``GET /stats`` (``?detail=1`` adds per-token offsets),
 ``POST /stats/reset`` and ``GET /metrics`` (Prometheus text in vLLM's names,
 :mod:`llm_load.mock.metrics`). Only ``/v1/*`` requires the API
-key. With ``root_path`` (``--root-path /api``) the two ``/v1`` routes move to ``/api/v1/...``;
+key. With ``root_path`` (``--root-path /api``) the ``/v1`` routes move to ``/api/v1/...``;
 ``/health`` and ``/stats`` stay at the root. ``prompt_tokens`` is a deterministic estimate: the
 total number of characters of all message contents (string contents, plus the ``text`` of
 list-of-parts contents) ``// 4 + 1``. Streamed tokens are scheduled with ``loop.call_at`` at
@@ -25,6 +27,7 @@ from urllib.parse import parse_qs
 
 from llm_load import kernel_stamps
 from llm_load.mock import payload
+from llm_load.mock.apis import api_routes
 from llm_load.mock.chat import ChatCompletions
 from llm_load.mock.config import MockConfig
 from llm_load.mock.metrics import CONTENT_TYPE, MockMetrics
@@ -93,6 +96,7 @@ class MockProtocol(asyncio.Protocol):
         self.write: Callable[[bytes], None] = _noop_write
         self.keep_alive = True
         self.reply: Stream | Delayed | Waiting | None = None
+        self.error_body: Callable[[int, str, str], bytes] = payload.error_body  # route's shape
         self._buf = bytearray()
         self._busy = False
         self._draining = False
@@ -190,7 +194,7 @@ class MockProtocol(asyncio.Protocol):
 
     def finish(self, data: bytes) -> None:
         """Write the last bytes of a response, then close or serve the next buffered request."""
-        self.reply = None
+        self.reply, self.error_body = None, payload.error_body
         self.write(data)
         if self.transport is None:
             return
@@ -210,7 +214,7 @@ class MockProtocol(asyncio.Protocol):
     def send_error(self, err: HttpError, extra: bytes = b"") -> None:
         """Send an OpenAI-style error response."""
         self.keep_alive = self.keep_alive and not err.close
-        body = err.body or payload.error_body(err.status, err.message, err.kind)
+        body = err.body or self.error_body(err.status, err.message, err.kind)
         self.finish(payload.response(err.status, body, close=not self.keep_alive, extra=extra))
 
     def send_json(self, doc: Any, status: int = 200) -> None:
@@ -243,6 +247,7 @@ class MockServer:
             "/health": {"GET": lambda conn, _: conn.send_json({"status": "ok"})},
             v1 + "/models": {"GET": self._list_models},
             v1 + "/chat/completions": {"POST": chat},
+            **api_routes(config, self.truth, self.check_auth, v1),
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._reset},
             "/metrics": {"GET": self._metrics},
@@ -291,6 +296,7 @@ class MockServer:
             allow = b"Allow: %s\r\n" % ", ".join(methods).encode()
             conn.send_error(HttpError(405, "Method Not Allowed", "method_not_allowed"), allow)
             return
+        conn.error_body = getattr(handler, "error_body", payload.error_body)  # its API's shape
         try:
             handler(conn, req)
         except HttpError as err:

@@ -19,14 +19,16 @@ from typing import Any
 
 
 class TruthRecord:
-    """Timing of one ``POST /v1/chat/completions`` request, filled in while it is served."""
+    """Timing of one ``POST /v1/...`` generation request, filled in while it is served."""
 
     __slots__ = (
+        "api",
         "cached_tokens",
         "completed",
         "end_at",
         "fault",
         "id",
+        "inputs",
         "messages",
         "model",
         "offsets",
@@ -43,6 +45,8 @@ class TruthRecord:
         self.id = rid
         self.received_at = received_at
         self.model = ""
+        self.api = "chat"  # which API the request used: chat, responses, messages, ...
+        self.inputs = 0  # texts of an embeddings request
         self.status = 0
         self.stream = False
         self.messages = 0
@@ -65,6 +69,7 @@ class TruthRecord:
         out: dict[str, Any] = {
             "id": self.id,
             "model": self.model,
+            "api": self.api,
             "status": self.status,
             "stream": self.stream,
             "received_at": t0,
@@ -77,6 +82,8 @@ class TruthRecord:
             "completed": self.completed,
             "fault": self.fault,
         }
+        if self.inputs:
+            out["inputs"] = self.inputs
         if self.tool_answer:
             out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
         if self.cached_tokens is not None:

@@ -248,3 +248,21 @@ def test_ctrl_c_shows_and_writes_what_was_done(tmp_path: Path) -> None:
     assert totals["failures"] == 0 and totals["cancelled"] >= 1
     assert totals["requests"] + totals["cancelled"] == 3
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("api", ["responses", "messages"])
+def test_compare_another_api(mock: MockProcess, tmp_path: Path, api: str) -> None:
+    mock.reset()
+    out = tmp_path / "summary.json"
+    proc = compare("-H", mock.base_url, "--api", api, "--passes", "2", "--llm-json", str(out),
+                   cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    requests = truth(mock)
+    assert Counter((r["model"], r["api"], r["status"]) for r in requests) == {
+        (model, api, 200): 2 for model in MODELS}  # fmt: skip
+    summary = load(out)
+    assert summary["settings"]["api"] == api
+    for model in MODELS:
+        metrics = summary["by_model"][model]
+        assert (metrics["requests"], metrics["failures"], metrics["api"]) == (2, 0, api)
+        assert metrics["output_tokens"] == 24 and metrics["ttft_ms"]["count"] == 2

@@ -57,8 +57,9 @@ class RealServer:
 
 
 @contextmanager
-def serve(kind: str, slots: int = 2) -> Iterator[RealServer]:
-    """A started server of `kind` with `slots` generation slots; stopped afterwards."""
+def serve(kind: str, slots: int = 2, extra_args: str = "") -> Iterator[RealServer]:
+    """A started server of `kind` with `slots` generation slots (and `extra_args` server
+    flags); stopped afterwards."""
     script_name, prefix, venv_var, default_venv, extra = KINDS[kind]
     scripts = scripts_dir()
     venv = Path(os.environ.get(venv_var, ROOT / default_venv))
@@ -67,7 +68,7 @@ def serve(kind: str, slots: int = 2) -> Iterator[RealServer]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefix + "_")}
     env.update({f"{prefix}_VENV": str(venv), f"{prefix}_PORT": str(port), SLOTS[kind]: str(slots)})
-    env[f"{prefix}_EXTRA_ARGS"] = extra
+    env[f"{prefix}_EXTRA_ARGS"] = f"{extra} {extra_args}".strip()
     script = ["bash", str(scripts / script_name)]
     proc = subprocess.run([*script, "start"], env=env, capture_output=True, text=True, timeout=900)
     try:

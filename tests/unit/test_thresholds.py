@@ -120,3 +120,9 @@ def test_tool_error_buckets_are_thresholds() -> None:
     ]
     with pytest.raises(ThresholdError, match=r"tool_errors needs one of \.no_call"):
         parse_threshold("tool_errors.hallucinated == 0")
+
+
+def test_metric_names_with_digits_parse() -> None:
+    """`e2e_ms` (a digit in the name) is a metric like the others."""
+    threshold = parse_threshold("e2e_ms.p99@embed-llm < 500")
+    assert (threshold.metric, threshold.stat, threshold.model) == ("e2e_ms", "p99", "embed-llm")

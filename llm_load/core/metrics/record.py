@@ -161,7 +161,7 @@ def _stream_error(stream: ChatStream, streamed: bool) -> tuple[str, str] | None:
         )
     if streamed and not stream.done and stream.finish_reason is None:
         return "incomplete_stream", "stream ended without finish_reason or [DONE]"
-    if not stream.token_times_s and not stream.content and not stream.tool_calls:
+    if not stream.carried:
         return "empty_response", "the response carried no content, reasoning or tool call"
     if streamed and stream.finish_reason is None:  # [DONE] after tokens, but no finish_reason
         return "incomplete_stream", "stream reached [DONE] without a finish_reason"

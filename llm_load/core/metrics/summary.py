@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from llm_load.core.metrics.book import MetricsBook
-from llm_load.core.metrics.summary_types import Stage, Summary, TimeSeries, WorkerReport
+from llm_load.core.metrics.summary_types import Metrics, Stage, Summary, TimeSeries, WorkerReport
 
 __all__ = [
     "SCHEMA",
     "Stage",
     "Summary",
     "WorkerReport",
+    "add_api",
     "build_summary",
     "stage_index",
     "write_summary",
@@ -71,6 +72,17 @@ def build_summary(
             "measured_s": round(measured_s, 3),
         }
     return summary
+
+
+def add_api(metrics: Metrics, api: str, batch: int, duration_s: float) -> None:
+    """Say which API a `by_model` entry's calls used; embeddings add `inputs_per_s`
+    (successful requests x `batch` inputs) and `input_tokens_per_s`, over `duration_s`."""
+    metrics["api"] = api
+    if api == "embeddings":
+        done = metrics["requests"] - metrics["failures"]  # cancelled calls are apart
+        per_s = 1.0 / duration_s if duration_s > 0 else 0.0
+        metrics["inputs_per_s"] = done * batch * per_s
+        metrics["input_tokens_per_s"] = metrics["input_tokens"] * per_s
 
 
 def timeseries(

@@ -83,6 +83,9 @@ class Metrics(TypedDict):
     tool_accuracy: NotRequired[float]
     tool_calls: NotRequired[ToolCalls]
     goodput: NotRequired[Goodput]
+    api: NotRequired[str]  # by_model only: the API its calls used
+    inputs_per_s: NotRequired[float]  # by_model embeddings only
+    input_tokens_per_s: NotRequired[float]  # by_model embeddings only
 
 
 class ErrorEntry(TypedDict):

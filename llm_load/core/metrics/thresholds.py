@@ -70,7 +70,7 @@ SCALARS = (
 RUN_SCALARS = ("workers_lost",)  # top-level numbers of summary.json, not per model
 TOOL_ERRORS = "tool_errors"  # .BUCKET: a count from tool_calls.by_error
 _EXPR = re.compile(
-    r"^\s*(?P<metric>[a-z_]+)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
+    r"^\s*(?P<metric>[a-z][a-z0-9_]*)(?:\.(?P<stat>[a-z0-9_]+))?(?:@(?P<model>\S+))?"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 

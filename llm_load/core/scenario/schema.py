@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -116,6 +116,10 @@ class TargetDefaults(BaseModel):
         return data
 
 
+# The rows of llm_load.core.wire.protocols.PROTOCOLS (a unit test keeps them equal).
+Api = Literal["chat", "responses", "messages", "completions", "embeddings"]
+
+
 class ModelSpec(BaseModel):
     """One model of the mix; `weight` is relative, overrides apply to its requests."""
 
@@ -125,6 +129,7 @@ class ModelSpec(BaseModel):
     max_tokens: PositiveInt | None = None
     temperature: float | None = Field(default=None, ge=0)
     extra: dict[str, Any] = Field(default_factory=dict)
+    api: Api | None = None  # the API it is sent with (default: --api, chat)
 
 
 class Synthetic(BaseModel):
@@ -243,6 +248,10 @@ class Scenario(BaseModel):
     @property
     def exact_output(self) -> bool:
         return self.output is not None and self.output.exact
+
+    def model_spec(self, name: str) -> ModelSpec | None:
+        """The mix's entry for model `name`, if any."""
+        return next((m for m in self.models if m.name == name), None)
 
     @field_validator("models", mode="after")
     @classmethod

@@ -222,6 +222,11 @@ class ChatStream:
         ]
 
     @property
+    def carried(self) -> bool:
+        """Whether the response carried anything: a token, content or a tool call."""
+        return bool(self.token_times_s or self._content or self._calls)
+
+    @property
     def token_chunks(self) -> int:
         """Number of chunks that carried a token (content, reasoning or tool call)."""
         return len(self.token_times_s)
