@@ -169,7 +169,8 @@ def test_two_workers_merge_drift_cache_and_warmup_to_the_mock_truth(tmp_path, su
     totals = s["totals"]
     n = totals["requests"]
     assert s["warmup"]["requests"] == 10  # 5 on each worker
-    assert n + totals["cancelled"] + 10 == len(truth)
+    # a request cut off at the stop is cancelled: the mock may or may not have sent all of it
+    assert n + 10 <= len(truth) <= n + totals["cancelled"] + 10
     drift, cache = totals["input_tokens_drift"], totals["prefix_cache"]
     assert drift["checked"] == drift["exact"] == n > 20
     # both workers draw the same 2 prefixes: at most 2 misses in all, likely in the warm-up
