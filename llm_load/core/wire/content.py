@@ -1,13 +1,15 @@
 """Helpers shared by the request builders of the non-chat APIs: the text of a chat message's
-content (a string or a list of parts), and a tool call's arguments as an object."""
+content (a string or a list of parts), a tool call's arguments as an object, and chat's extra
+body fields carried over (`tools` / `tool_choice` converted to the API's own shape)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orjson import loads as json_loads
 
-__all__ = ["arguments_object", "prompt_text", "text_of"]
+__all__ = ["add_extra", "arguments_object", "prompt_text", "text_of"]
 
 
 def text_of(content: Any) -> str:
@@ -37,3 +39,21 @@ def arguments_object(text: Any) -> Any:
         return json_loads(text)
     except ValueError:
         return text
+
+
+def add_extra(
+    body: dict[str, Any],
+    extra: dict[str, Any] | None,
+    tools: Callable[[Any], Any],
+    tool_choice: Callable[[Any], Any],
+) -> dict[str, Any]:
+    """`body` with chat's `extra` fields: `tools` and `tool_choice` through the API's own
+    converters, every other field as it is."""
+    for key, value in (extra or {}).items():
+        if key == "tools":
+            body["tools"] = tools(value)
+        elif key == "tool_choice":
+            body["tool_choice"] = tool_choice(value)
+        else:
+            body[key] = value
+    return body

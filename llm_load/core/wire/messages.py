@@ -21,7 +21,7 @@ from typing import Any
 
 from orjson import dumps
 
-from llm_load.core.wire.content import arguments_object, text_of
+from llm_load.core.wire.content import add_extra, arguments_object, text_of
 from llm_load.core.wire.errors import error_text
 from llm_load.core.wire.events import CALL, NONE, TOKEN, EventStream
 
@@ -69,14 +69,7 @@ def messages_request_body(
         body["system"] = system
     if temperature is not None:
         body["temperature"] = temperature
-    for key, value in (extra or {}).items():
-        if key == "tools":
-            body["tools"] = anthropic_tools(value)
-        elif key == "tool_choice":
-            body["tool_choice"] = _tool_choice(value)
-        else:
-            body[key] = value
-    return body
+    return add_extra(body, extra, anthropic_tools, _tool_choice)
 
 
 def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_load.core.wire.content import text_of
+from llm_load.core.wire.content import add_extra, text_of
 from llm_load.core.wire.errors import error_text
 from llm_load.core.wire.events import CALL, NONE, TOKEN, EventStream
 
@@ -41,14 +41,7 @@ def responses_request_body(
         body["max_output_tokens"] = max_tokens
     if temperature is not None:
         body["temperature"] = temperature
-    for key, value in (extra or {}).items():
-        if key == "tools":
-            body["tools"] = responses_tools(value)
-        elif key == "tool_choice":
-            body["tool_choice"] = _tool_choice(value)
-        else:
-            body[key] = value
-    return body
+    return add_extra(body, extra, responses_tools, _tool_choice)
 
 
 def responses_input(messages: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
