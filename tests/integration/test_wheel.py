@@ -219,7 +219,8 @@ def test_readme_locustfile_sends_its_custom_header(venv_bin: Path, tmp_path: Pat
         proc = sh(venv_bin, cwd, command + " --api-key sk-test-0000 --llm-json s.json")
     assert proc.returncode == 0, proc.stderr[-3000:]  # text answers to tool cases are graded
     totals = load(cwd / "s.json")["totals"]
-    assert totals["requests"] + totals["cancelled"] == len(server.heads) > 0
+    # A request cancelled at the stop may or may not have reached the server.
+    assert 0 < totals["requests"] <= len(server.heads) <= totals["requests"] + totals["cancelled"]
     assert totals["failures"] == 0 and totals["tool_calls"]["by_error"].get("no_call", 0) > 0
     assert {h.get("x-team") for h in server.heads} == {"search"}  # default_headers
     assert {h.get("authorization") for h in server.heads} == {"Bearer sk-test-0000"}
