@@ -390,7 +390,8 @@ OPTIONS: tuple[Option, ...] = (
         "--slo",
         None,
         "Per-request SLO limit in ms, repeatable: 'ttft_ms <= 500', 'itl_ms <= 50' (the "
-        "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000'. Adds goodput (requests "
+        "request's mean ITL), 'tpot_ms <= 50', 'e2e_ms <= 10000', 'ttfo_ms <= 2000' (first "
+        "answer token, after reasoning). Adds goodput (requests "
         "meeting every limit) to the summary; overrides the scenario's slo: per metric",
         read=_slo,
         public="slo",

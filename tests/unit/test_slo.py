@@ -55,6 +55,7 @@ def rec(
         ("  itl_ms <= 12.5 ", ("itl_ms", 12.5)),
         ("tpot_ms <= 50ms", ("tpot_ms", 50.0)),
         ("e2e_ms <= 1e4", ("e2e_ms", 10000.0)),
+        ("ttfo_ms <= 2000", ("ttfo_ms", 2000.0)),
     ],
 )
 def test_parse(text, parsed):
@@ -117,6 +118,18 @@ def test_metrics_a_call_does_not_have_are_not_judged():
     not_streamed = rec(ttft=None, output_tokens=40, e2e_s=2.0)  # no TTFT, ITL or TPOT
     assert SLO.of("ttft_ms <= 1").met(not_streamed)
     assert not SLO.of("ttft_ms <= 1", "e2e_ms <= 1000").met(not_streamed)
+
+
+def test_ttfo_limit_judges_the_first_answer_token_after_reasoning():
+    thought = rec(ttft=0.05, gaps=(0.1, 0.1), ttfo_s=0.25)  # reasoned 200 ms, answered at 250
+    assert thought.ttfo_ms == pytest.approx(250.0)
+    assert SLO.of("ttft_ms <= 100", "ttfo_ms <= 250.001").met(thought)
+    assert not SLO.of("ttft_ms <= 100", "ttfo_ms <= 240").met(thought)
+    only_reasoned = rec(ttft=0.05, gaps=(0.1,))  # cut inside the reasoning: no TTFO
+    assert SLO.of("ttfo_ms <= 1").met(only_reasoned)
+    limits = SLOLimits(ttfo_ms=300).to_slo().merged(SLO.of("ttft_ms <= 50"))
+    assert limits.as_dict() == {"ttft_ms": 50.0, "ttfo_ms": 300.0}
+    assert describe_slo({"ttfo_ms": 300.0}) == "TTFO ≤ 300 ms"
 
 
 # -- counting ------------------------------------------------------------------------------
@@ -298,7 +311,7 @@ def test_goodput_threshold_without_any_slo_is_refused_at_start_up(tmp_path):
         (
             {"tftt_ms": 5},
             "slo.tftt_ms: unknown key; expected one of: ttft_ms, itl_ms, tpot_ms, "
-            "e2e_ms; did you mean 'ttft_ms'?",
+            "e2e_ms, ttfo_ms; did you mean 'ttft_ms'?",
         ),
         ({"ttft_ms": 0}, "slo.ttft_ms: Input should be greater than 0"),
         ({"ttft_ms": "fast"}, "slo.ttft_ms:"),

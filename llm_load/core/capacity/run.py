@@ -196,7 +196,7 @@ class CapacityRun:
             "goodput": data.good / data.done if data.done else None,
             "requests_per_s": data.done / window_s,
             "output_tokens_per_s": data.output_tokens / window_s,
-            **{name: hist.summary() for name, hist in data.hists.items()},
+            **{n: h.summary() for n, h in data.hists.items() if h.count or n != "ttfo_ms"},
             "checks": [c.to_dict() for c in checks],
             "passed": passed,
             "decided": how,

@@ -5,7 +5,8 @@ fill in): the mode (`users`: closed loop, concurrent users; `rate`: open loop, r
 the SLOs, bounds and how long a step measures. An SLO is `METRIC.pNN <= MS` (a percentile
 limit, e.g. `ttft_ms.p99 <= 500`) or `METRIC <= MS` (a per-request limit that only counts
 towards `goodput`); METRIC is one of `ttft_ms`, `itl_ms` (a request's mean gap), `tpot_ms`,
-`e2e_ms`. Each becomes a `Condition`: the most a share `q` of requests may break it.
+`e2e_ms`, `ttfo_ms` (first answer token, after reasoning). Each becomes a `Condition`: the
+most a share `q` of requests may break it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _EXPR = re.compile(
     r"^\s*(?P<metric>[a-z0-9_]+)(?:\.p(?P<pct>\d+(?:\.\d+)?))?\s*(?P<op><=|<|>=|>|==|=)\s*"
     r"(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?:ms)?\s*$"
 )
-LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "tpot_ms": "TPOT", "e2e_ms": "E2E"}
+LABELS = {name: name.removesuffix("_ms").upper() for name in SLO_METRICS}  # ttft_ms: TTFT
 
 
 @dataclass(frozen=True, slots=True)

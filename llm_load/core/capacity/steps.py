@@ -21,10 +21,16 @@ from llm_load.core.metrics.record import RequestRecord
 __all__ = ["BIN_S", "METRICS", "SendBins", "StepData", "StepWindows", "bin_key"]
 
 BIN_S = 0.5
-METRICS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
+METRICS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "ttfo_ms")
 _COUNTERS = ("sent", "done", "failures", "cancelled", "good", "output_tokens")
 # The record value each histogram holds (ITL: the request's mean gap, as in the SLO).
-_VALUES = {"ttft_ms": "ttft_ms", "itl_ms": "itl_ms_mean", "tpot_ms": "tpot_ms", "e2e_ms": "e2e_ms"}
+_VALUES = {
+    "ttft_ms": "ttft_ms",
+    "itl_ms": "itl_ms_mean",
+    "tpot_ms": "tpot_ms",
+    "e2e_ms": "e2e_ms",
+    "ttfo_ms": "ttfo_ms",
+}
 
 
 def bin_key(epoch_s: float) -> int:

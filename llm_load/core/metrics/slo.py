@@ -1,10 +1,11 @@
 """Per-request service-level objectives (SLOs) and the goodput they define.
 
 An `SLO` is a set of upper limits in ms on any of `ttft_ms`, `itl_ms` (the request's *mean*
-inter-token latency), `tpot_ms` and `e2e_ms`. A request is *good* when it succeeded (not
-failed, not cancelled) and each limited metric it has is <= its limit; a metric the request
-does not have (no ITL or TPOT with one output token, no TTFT without streaming) is not
-judged. Goodput is good requests per second of the run. Limits come from `--slo 'METRIC <=
+inter-token latency), `tpot_ms`, `e2e_ms` and `ttfo_ms` (the first answer token, after any
+reasoning). A request is *good* when it succeeded (not failed, not cancelled) and each
+limited metric it has is <= its limit; a metric the request does not have (no ITL or TPOT
+with one output token, no TTFT or TTFO without streaming, no TTFO without an answer token)
+is not judged. Goodput is good requests per second of the run. Limits come from `--slo 'METRIC <=
 MS'` (repeatable, parsed by `parse_slo`) and from a scenario's `slo: {METRIC: MS}` mapping
 (`SLOLimits`); `SLO.merged` lets the option override the scenario per metric.
 """
@@ -22,15 +23,16 @@ from llm_load.core.metrics.record import RequestRecord
 
 __all__ = ["SLO", "SLO_METRICS", "SLOError", "SLOLimits", "describe_slo", "parse_slo"]
 
-SLO_METRICS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
+SLO_METRICS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms", "ttfo_ms")
 # The record property each metric is judged on (ITL: the request's mean gap).
 _RECORD_VALUE = {
     "ttft_ms": "ttft_ms",
     "itl_ms": "itl_ms_mean",
     "tpot_ms": "tpot_ms",
     "e2e_ms": "e2e_ms",
+    "ttfo_ms": "ttfo_ms",
 }
-_LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "tpot_ms": "TPOT", "e2e_ms": "E2E"}
+_LABELS = {name: name.removesuffix("_ms").upper() for name in SLO_METRICS}  # ttft_ms: TTFT
 _EXPR = re.compile(
     r"^\s*(?P<metric>[A-Za-z0-9_.]+)\s*(?P<op><=|>=|==|!=|<|>|=)\s*"
     r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:ms)?\s*$"
@@ -49,6 +51,7 @@ class SLOLimits(BaseModel):
     itl_ms: PositiveFloat | None = None
     tpot_ms: PositiveFloat | None = None
     e2e_ms: PositiveFloat | None = None
+    ttfo_ms: PositiveFloat | None = None
 
     def to_slo(self) -> SLO:
         return SLO.from_limits(self.model_dump(exclude_none=True))

@@ -1,0 +1,62 @@
+"""Reasoning traffic against the mock's truth: SLOs and thresholds on `ttfo_ms` (the first
+answer token after the thinking), and the reasoning of non-streamed answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_load.mock.process import spawn_mock
+from tests.conftest import load, short_run
+from tests.integration.test_scenarios import run, scenario
+
+pytestmark = pytest.mark.timeout(120)
+REASONING = 6
+# Both models answer their first (reasoning) token after 10 ms; the answer starts after 6
+# reasoning tokens: quick at 10 + 6 x 2 = 22 ms, deliberate at 10 + 6 x 30 = 190 ms.
+MOCK = (
+    "--model", "quick=10/2", "--model", "deliberate=10/30", "--tokens", "4",
+    "--reasoning-tokens", str(REASONING),
+)  # fmt: skip
+
+
+def true_ttfo(truth: list[dict], model: str) -> list[float]:
+    """The mock's own first-answer-token times (ms) of a model's completed requests."""
+    done = [r for r in truth if r["model"] == model and r["completed"]]
+    return [r["token_offsets_ms"][REASONING] for r in done]
+
+
+def test_ttfo_slo_and_thresholds_split_by_model_as_the_mock_truth_says(tmp_path, summary_path):
+    models = [{"name": "quick", "max_tokens": 10}, {"name": "deliberate", "max_tokens": 10}]
+    thresholds = [
+        "ttfo_ms.p99@quick < 100", "ttfo_ms.p50@deliberate > 100", "goodput@deliberate == 0",
+    ]  # fmt: skip
+    path = scenario(tmp_path, models=models, slo={"ttfo_ms": 100}, thresholds=thresholds)
+    with spawn_mock(*MOCK) as mock:
+        proc = run(path, mock.base_url, "--llm-json", str(summary_path), "--slo", "ttft_ms <= 100")
+        truth = mock.stats(detail=True)["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    quick, deliberate = s["by_model"]["quick"], s["by_model"]["deliberate"]
+    assert all(t < 100 for t in true_ttfo(truth, "quick"))  # the truth behind the split
+    assert all(t > 100 for t in true_ttfo(truth, "deliberate"))
+    assert quick["requests"] > 10 and deliberate["requests"] > 3
+    assert s["totals"]["goodput"]["slo"] == {"ttft_ms": 100.0, "ttfo_ms": 100.0}
+    assert quick["goodput"]["good"] == quick["requests"]  # TTFT 10 ms passes for both
+    assert deliberate["goodput"]["good"] == 0  # ... TTFO 190 ms fails every one
+    assert quick["ttfo_ms"]["count"] == quick["requests"]
+    assert all(t["ok"] for t in s["thresholds"]) and len(s["thresholds"]) == 3
+
+
+def test_a_broken_ttfo_threshold_fails_the_run(summary_path):
+    with spawn_mock(*MOCK) as mock:
+        proc = short_run(
+            mock.base_url, summary_path, "--model", "deliberate", "--max-tokens", "10",
+            "--slo", "ttfo_ms <= 100", "--threshold", "ttfo_ms.p50 < 100",
+        )  # fmt: skip
+        truth = true_ttfo(mock.stats(detail=True)["requests"], "deliberate")
+    assert proc.returncode == 3, proc.stderr[-3000:]  # a threshold failed
+    s = load(summary_path)
+    (check,) = s["thresholds"]
+    assert not check["ok"] and not s["passed"]
+    assert truth and abs(check["value"] - sorted(truth)[(len(truth) - 1) // 2]) < 10
+    assert s["totals"]["goodput"]["good"] == 0 < s["totals"]["requests"]
