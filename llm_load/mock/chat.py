@@ -25,7 +25,7 @@ from llm_load.mock.config import (
 from llm_load.mock.faults import Fault, Faults
 from llm_load.mock.payload import HttpError
 from llm_load.mock.prefix_cache import PrefixCache, prompt_text, with_cached
-from llm_load.mock.reasoning import add_reasoning, with_reasoning
+from llm_load.mock.reasoning import add_reasoning, reasoning_message, with_reasoning
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
@@ -69,7 +69,7 @@ class ChatJob:
         )
         self.tool_calls: list[dict[str, Any]] | None = None
         self.deltas: tuple[bytes, ...] = payload.TOKEN_DELTAS
-        self.reasoning = 0  # reasoning tokens streamed before the answer (--reasoning-tokens)
+        self.reasoning = 0  # reasoning tokens before the answer (--reasoning-tokens)
 
     def call_tools(self, calls: list[dict[str, Any]], deltas: tuple[bytes, ...]) -> None:
         """Answer with tool calls (streamed as ``deltas``, one token each) instead of text."""
@@ -221,8 +221,9 @@ class ChatCompletions:
             job.call_tools(*reply)
         if not self.config.usage:
             job.include_usage = False
-        if self.config.reasoning_tokens and job.stream:
+        if self.config.reasoning_tokens:
             job.reasoning = add_reasoning(job, self.config.reasoning_tokens, read_cap(data))
+            record.reasoning_tokens = job.reasoning
         return job
 
     def chat_data(self, data: dict[str, Any], record: TruthRecord) -> dict[str, Any]:
@@ -243,6 +244,8 @@ class ChatCompletions:
         message = None
         if job.tool_calls is not None:
             message = {"role": "assistant", "content": None, "tool_calls": job.tool_calls}
+        elif job.reasoning:
+            message = reasoning_message(job)
         return payload.completion_body(
             record.id, int(time.time()), job.model.name, job.n, job.reason, use, message,
             self._backend,
@@ -288,7 +291,7 @@ class ChatCompletions:
         self, conn: MockProtocol, record: TruthRecord, job: ChatJob, fault: Fault | None
     ) -> None:
         use = payload.usage(job.prompt_tokens, job.n) if self.config.usage else None
-        use = with_cached(use, record.cached_tokens)
+        use = with_reasoning(with_cached(use, record.cached_tokens), job.reasoning)
         body = self.body(record, job, use)
         head = payload.backend_header(self._backend)
         args = (conn, record, payload.response(200, body, close=not conn.keep_alive, extra=head))

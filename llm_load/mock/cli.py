@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     g.add_argument(
         "--reasoning-tokens", type=int, default=0, metavar="N",
-        help="stream N reasoning_content tokens before each streamed answer (a reasoning "
-        "model); usage reports them in completion_tokens_details.reasoning_tokens",
+        help="N reasoning tokens before each chat answer (a reasoning model): streamed as "
+        "reasoning_content deltas, non-streamed in message.reasoning_content; usage reports "
+        "them in completion_tokens_details.reasoning_tokens",
     )  # fmt: skip
     g.add_argument(
         "--backend", metavar="NAME",

@@ -80,7 +80,7 @@ class MockConfig:
     backend: str | None = None  # a `backend` object (machine NAME) in every chat response
     usage: bool = True  # False: never report usage
     prompt_tokens_details: bool = False  # a prefix cache and usage's cached_tokens
-    reasoning_tokens: int = 0  # streamed reasoning tokens before each answer
+    reasoning_tokens: int = 0  # reasoning tokens before each chat answer
     tools: bool = True  # False: requests with tools get vLLM's 400
     tool_cases: tuple[Any, ...] = field(default=(), repr=False)  # ToolCase objects it answers
     tool_error_rate: float = 0.0  # share of tool-case answers made wrong on purpose

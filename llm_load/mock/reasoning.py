@@ -1,8 +1,10 @@
-"""The mock's reasoning phase (``--reasoning-tokens N``): N reasoning chunks before the answer.
+"""The mock's reasoning phase (``--reasoning-tokens N``): N reasoning tokens before the answer.
 
-Each reasoning token is streamed as ``{"reasoning_content": "think "}`` (vLLM's and
-llama.cpp's field), then the answer's content tokens; ``max_tokens`` caps both together, as
-real servers do. ``usage.completion_tokens`` counts both and
+Streamed, each reasoning token is a ``{"reasoning_content": "think "}`` delta (llama.cpp's
+and older vLLM's field; vLLM 0.32 says ``reasoning``), then the answer's content tokens;
+``max_tokens`` caps both together, as real servers do. Not streamed, the message carries
+the whole thinking in ``reasoning_content`` next to the answer's ``content`` (``null`` when
+the cap left no answer). ``usage.completion_tokens`` counts both and
 ``usage.completion_tokens_details.reasoning_tokens`` the reasoning ones, so a client's TTFO
 (first answer token) is the truth's token offset N.
 """
@@ -18,10 +20,11 @@ from llm_load.mock import payload
 if TYPE_CHECKING:
     from llm_load.mock.chat import ChatJob
 
-__all__ = ["REASONING_DELTA", "add_reasoning", "with_reasoning"]
+__all__ = ["REASONING_DELTA", "add_reasoning", "reasoning_message", "with_reasoning"]
 
+REASONING_TOKEN = "think "
 _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
-REASONING_DELTA = b'{"reasoning_content":' + orjson.dumps("think ") + b"}" + _TAIL
+REASONING_DELTA = b'{"reasoning_content":' + orjson.dumps(REASONING_TOKEN) + b"}" + _TAIL
 
 
 def add_reasoning(job: ChatJob, tokens: int, cap: int | None) -> int:
@@ -44,3 +47,13 @@ def with_reasoning(usage: dict[str, Any] | None, reasoning: int) -> dict[str, An
     if usage is None or not reasoning:
         return usage
     return {**usage, "completion_tokens_details": {"reasoning_tokens": reasoning}}
+
+
+def reasoning_message(job: ChatJob) -> dict[str, Any]:
+    """The non-streamed message of a reply that reasoned: the thinking, then the answer."""
+    answer = job.n - job.reasoning
+    return {
+        "role": "assistant",
+        "content": payload.content(answer) if answer else None,
+        "reasoning_content": REASONING_TOKEN * job.reasoning,
+    }

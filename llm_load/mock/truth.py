@@ -33,6 +33,7 @@ class TruthRecord:
         "model",
         "offsets",
         "prompt_chars",
+        "reasoning_tokens",
         "received_at",
         "status",
         "stream",
@@ -59,6 +60,7 @@ class TruthRecord:
         self.tool_answer = ""  # injected tool-answer kind ("correct" included) of a known case
         self.tool_case = ""  # id of that case
         self.cached_tokens: int | None = None  # prompt tokens from the prefix cache (if on)
+        self.reasoning_tokens = 0  # of `tokens`, those that were reasoning (--reasoning-tokens)
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
@@ -88,6 +90,8 @@ class TruthRecord:
             out["tool_answer"], out["tool_case"] = self.tool_answer, self.tool_case
         if self.cached_tokens is not None:
             out["cached_tokens"] = self.cached_tokens
+        if self.reasoning_tokens:
+            out["reasoning_tokens"] = self.reasoning_tokens
         if detail:
             out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
         return out

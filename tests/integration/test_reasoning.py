@@ -60,3 +60,31 @@ def test_a_broken_ttfo_threshold_fails_the_run(summary_path):
     assert not check["ok"] and not s["passed"]
     assert truth and abs(check["value"] - sorted(truth)[(len(truth) - 1) // 2]) < 10
     assert s["totals"]["goodput"]["good"] == 0 < s["totals"]["requests"]
+
+
+def test_non_streamed_answers_carry_their_reasoning(summary_path):
+    import json
+    import urllib.request
+
+    mock_args = ("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "4", "--reasoning-tokens", "6")
+    with spawn_mock(*mock_args) as mock:
+        body = {"model": "mock-llm", "messages": [{"role": "user", "content": "hi"}]}
+        req = urllib.request.Request(
+            f"{mock.base_url}/v1/chat/completions", json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            answer = json.loads(resp.read())
+        proc = short_run(mock.base_url, summary_path, "--model", "mock-llm", "--no-stream")
+        truth = [r for r in mock.stats()["requests"] if r["completed"]]
+    message, usage = answer["choices"][0]["message"], answer["usage"]
+    assert message["reasoning_content"] == "think " * 6 and message["content"]
+    assert usage["completion_tokens"] == 10  # 6 reasoning + 4 answer, as servers count
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": 6}
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    totals = load(summary_path)["totals"]
+    n = totals["requests"]
+    assert {(r["stream"], r["tokens"], r["reasoning_tokens"]) for r in truth} == {(False, 10, 6)}
+    assert n + 1 <= len(truth) <= n + 1 + totals["cancelled"]  # + the request above
+    assert totals["reasoning"] == {"requests": n, "tokens": 6 * n, "estimated_requests": 0}
+    assert totals["output_tokens"] == 10 * n and "ttfo_ms" not in totals

@@ -174,3 +174,42 @@ def test_first_answer_after_reasoning_and_reasoning_tokens():
     plain = ChatStream()
     plain.add(chunk({"content": "Hi"}), 0.2)
     assert plain.first_answer_s == 0.2 and plain.reasoning_chunks == 0
+
+
+# A non-streamed answer of vLLM 0.32 with a reasoning parser (its ChatMessage and UsageInfo
+# serialized: `reasoning`, null extras, `completion_tokens_details`) and of llama.cpp with
+# `--reasoning-format deepseek` (`reasoning_content`, no details).
+VLLM_MESSAGE = {
+    "role": "assistant", "content": "Yes.", "refusal": None, "annotations": None,
+    "audio": None, "function_call": None, "reasoning": "221 = 13 x 17, so",
+}  # fmt: skip
+VLLM_USAGE = {
+    "prompt_tokens": 20, "total_tokens": 32, "completion_tokens": 12,
+    "prompt_tokens_details": None, "completion_tokens_details": {"reasoning_tokens": 9},
+}  # fmt: skip
+LLAMA_MESSAGE = {"role": "assistant", "content": "Yes.", "reasoning_content": "x" * 40}
+LLAMA_USAGE = {"completion_tokens": 15, "prompt_tokens": 20, "total_tokens": 35}
+
+
+@pytest.mark.parametrize(
+    ("message", "usage", "reasoning", "estimated"),
+    [
+        (VLLM_MESSAGE, VLLM_USAGE, 9, False),  # reported by the server
+        (LLAMA_MESSAGE, LLAMA_USAGE, 10, True),  # 40 characters: ~10 tokens
+        ({**LLAMA_MESSAGE, "content": None}, None, 10, True),  # only thought: not empty
+    ],
+)
+def test_non_streamed_answer_records_its_reasoning(message, usage, reasoning, estimated):
+    from llm_load.core.metrics.record import record_from_stream
+
+    body = {"object": "chat.completion", "choices": [
+        {"index": 0, "message": message, "finish_reason": "length"}]}  # fmt: skip
+    if usage:
+        body["usage"] = usage
+    s = ChatStream()
+    s.add_completion(body)
+    assert s.reasoning == (message.get("reasoning") or message["reasoning_content"])
+    rec = record_from_stream(s, model="m", started_at=0, e2e_s=0.5, streamed=False, prompt_chars=4)
+    assert rec.ok and rec.error_kind is None
+    assert (rec.reasoning_tokens, rec.reasoning_estimated) == (reasoning, estimated)
+    assert rec.ttft_ms is None and rec.ttfo_ms is None  # no stream, no first-token times

@@ -215,15 +215,17 @@ def record_from_stream(
         requested_input_tokens=requested_input_tokens,
         cached_tokens=cached_tokens(stream.usage),
         ttfo_s=stream.first_answer_s if streamed else None,
-        **_reasoning(stream),
+        **_reasoning(stream, streamed),
     )
 
 
-def _reasoning(stream: ChatStream) -> dict[str, Any]:
-    """Reasoning tokens from usage details, else the reasoning chunks (estimated)."""
+def _reasoning(stream: ChatStream, streamed: bool) -> dict[str, Any]:
+    """Reasoning tokens from usage details, else estimated: the reasoning chunks of a
+    stream, the reasoning text's length (~4 characters a token) of a whole message."""
     reported = stream.reasoning_tokens
     if reported is not None:
         return {"reasoning_tokens": reported or None}
-    if stream.reasoning_chunks:
-        return {"reasoning_tokens": stream.reasoning_chunks, "reasoning_estimated": True}
+    estimate = stream.reasoning_chunks if streamed else estimate_tokens(len(stream.reasoning))
+    if estimate:
+        return {"reasoning_tokens": estimate, "reasoning_estimated": True}
     return {}

@@ -7,7 +7,8 @@ finish reason, usage and in-stream error objects. A *token chunk* is one that ca
 content, reasoning or a tool-call delta; its arrival time is kept for TTFT and ITL, and
 the arrival times of chunks with a tool-call delta are kept apart (`tool_call_times_s`), and
 the first chunk with content or a tool call (not only reasoning) is `first_answer_s` (TTFO).
-`ChatStream.add_completion(obj)` does the same for a non-streaming response body.
+`ChatStream.add_completion(obj)` does the same for a non-streaming response body (its
+message's `reasoning_content` / `reasoning` included).
 `server_timings`: the server's own per-request timings sent with the usage (llama.cpp
 `timings`, vLLM `metrics`), or None.
 """
@@ -224,7 +225,7 @@ class ChatStream:
     @property
     def carried(self) -> bool:
         """Whether the response carried anything: a token, content or a tool call."""
-        return bool(self.token_times_s or self._content or self._calls)
+        return bool(self.token_times_s or self._content or self._reasoning or self._calls)
 
     @property
     def token_chunks(self) -> int:
