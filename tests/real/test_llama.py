@@ -141,3 +141,28 @@ def test_streamed_tool_calls_parse(llama):
     for call in chat.tool_calls:  # grade whatever it did: the point is parsing real deltas
         assert call["function"]["name"] == "get_weather"
         assert isinstance(json.loads(call["function"]["arguments"]), dict)
+
+
+def test_repeated_prompt_is_cached_and_cache_n_agrees_with_usage(llama):
+    """llama.cpp reports its prompt cache twice: `usage.prompt_tokens_details.cached_tokens`
+    and `timings.cache_n` (our fallback when the usage detail is missing). Equal here."""
+    from llm_load.core.metrics.record import record_from_stream
+
+    text = "The sea is wide and deep. " * 12  # ~80 tokens, the same each time
+    messages = [{"role": "user", "content": text}]
+    seen = []
+    for stream in (False, True, False):
+        body = chat_request_body(MODEL, messages, max_tokens=2, temperature=0.0, stream=stream)
+        if stream:
+            chat, _, _ = stream_chat(llama.base_url, body)
+        else:
+            r = requests.post(f"{llama.base_url}/v1/chat/completions", json=body, timeout=120)
+            chat = ChatStream()
+            chat.add_completion(r.json())
+        rec = record_from_stream(
+            chat, model=MODEL, started_at=0, e2e_s=1, streamed=stream, prompt_chars=len(text)
+        )
+        usage_cached = chat.usage["prompt_tokens_details"]["cached_tokens"]
+        assert chat.server_timings["cache_n"] == usage_cached == rec.cached_tokens
+        seen.append(rec.cached_tokens)
+    assert 0 < seen[1] < chat.prompt_tokens and seen[2] == seen[1]  # the repeats hit

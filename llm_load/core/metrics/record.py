@@ -16,7 +16,8 @@ Definitions (all from the client's clock, seconds since the request was sent):
   (llama.cpp `timings`, vLLM `metrics`), and `outside_ms` = TTFT - server TTFT.
 Output tokens come from the server's `usage` when it sends one; otherwise they are
 estimated (token-carrying chunks when streaming, characters / 4 when not) and flagged.
-Prompt tokens served from the server's prefix cache come from its usage details too.
+Prompt tokens served from the server's prefix cache come from its usage details too, else
+from llama.cpp's `timings.cache_n`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from llm_load.core.server.timings import server_times
+from llm_load.core.server.timings import server_cached_tokens, server_times
 from llm_load.core.wire.chat import ChatStream
 
 __all__ = ["RequestRecord", "cached_tokens", "estimate_tokens", "record_from_stream"]
@@ -213,10 +214,16 @@ def record_from_stream(
         server_ttft_ms=server_ttft_ms,
         server_queue_ms=server_queue_ms,
         requested_input_tokens=requested_input_tokens,
-        cached_tokens=cached_tokens(stream.usage),
+        cached_tokens=_cached(stream),
         ttfo_s=stream.first_answer_s if streamed else None,
         **_reasoning(stream, streamed),
     )
+
+
+def _cached(stream: ChatStream) -> int | None:
+    """Cached prompt tokens from usage, else llama.cpp's `timings.cache_n`."""
+    reported = cached_tokens(stream.usage)
+    return reported if reported is not None else server_cached_tokens(stream.server_timings)
 
 
 def _reasoning(stream: ChatStream, streamed: bool) -> dict[str, Any]:
