@@ -230,7 +230,8 @@ OPTIONS: tuple[Option, ...] = (
         "How synthetic prompts are sized to exact token counts: server (the target's "
         "/tokenize), PATH (a local tokenizer.json, needs llm-load[tokenizers]), usage (probe "
         "requests' usage.prompt_tokens) or estimate (~4 chars/token). Default: the "
-        "scenario's tokenizer:, else server, else usage, else estimate",
+        "scenario's tokenizer:, else server, else usage, else estimate. server or PATH also "
+        "counts a dataset's entries for its length filters (once each, at start)",
         public="tokenizer",
         metavar="server|PATH|usage|estimate",
     ),

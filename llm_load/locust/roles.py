@@ -6,11 +6,13 @@ registers its listeners and messages. Every role resets the run at `test_start`.
   ticker, which also compacts old windows and writes buffered `--llm-requests` rows), and at
   `test_stop` hands the summary to the outputs.
 - `WorkerRole` sends requests, ships its book (and log rows) with each `report_to_master`
-  (then resets it) and once more as its final report at `test_stop`; it stops its users when
-  the master says `STOP_USERS` and before it quits, so that report reaches the master first.
+  (then resets it) and once more as its final report at `test_stop`, with its `tokenizer`
+  object; it stops its users when the master says `STOP_USERS` and before it quits, so
+  that report reaches the master first.
 - `MasterRole` merges the workers' reports, keeps the ticker, watches for lost workers and
   re-splits an open-loop rate; at `test_stop` it stops the workers' users, waits for their
-  final reports, and only then writes the summary: once, complete.
+  final reports, and only then writes the summary (with the workers' `tokenizer`): once,
+  complete.
 A Ctrl-C or SIGTERM while a test runs (local or master) stops it first, so the summary
 (marked `interrupted`) and the exit code come before Locust exits.
 """
@@ -189,6 +191,8 @@ class WorkerRole(Role):
         runner = self.run.environment.runner
         data: WorkerReport = {}
         self.on_report_to_master(runner.client_id, data)
+        if (tokenizer := self.run.tokenizer()) is not None:
+            data["llm_load_tokenizer"] = tokenizer
         runner.send_message(FINAL_REPORT, data)
 
     def quit(self, runner: Any) -> None:
@@ -204,6 +208,7 @@ class MasterRole(_WritingRole):
         super().__init__(run)
         self.workers = Workers()
         self._watch: gevent.Greenlet | None = None
+        self.tokenizers: dict[str, dict[str, Any]] = {}  # each worker's `tokenizer` object
 
     def wire(self, events: Any, runner: MasterRunner) -> None:
         super().wire(events, runner)
@@ -215,6 +220,7 @@ class MasterRole(_WritingRole):
 
     def on_test_start(self, **_: Any) -> None:
         self.workers.reset()
+        self.tokenizers.clear()
         super().on_test_start()
         if self._watch is None:
             self._watch = gevent.spawn(self._watch_workers, self.run.environment.runner)
@@ -242,6 +248,8 @@ class MasterRole(_WritingRole):
     def on_final_report(self, client_id: str, data: WorkerReport) -> None:
         self.on_worker_report(client_id, data)
         self.workers.reported.add(client_id)
+        if "llm_load_tokenizer" in data:
+            self.tokenizers[client_id] = data["llm_load_tokenizer"]
 
     def on_test_stop(self, **_: Any) -> None:
         # The workers' last requests and reports first: the summary is written once, whole.
@@ -250,6 +258,18 @@ class MasterRole(_WritingRole):
 
     def extend(self, summary: Summary) -> None:
         summary["workers_lost"] = len(self.workers.lost)
+        if self.tokenizers:
+            summary["tokenizer"] = workers_tokenizer(self.tokenizers)
+
+
+def workers_tokenizer(by_worker: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The workers' `tokenizer` objects as one: the object they share with `workers` (how
+    many reported it), or, when they differ, the first with each worker's in `by_worker`."""
+    objects = [by_worker[worker] for worker in sorted(by_worker)]
+    merged: dict[str, Any] = {**objects[0], "workers": len(objects)}
+    if any(obj != objects[0] for obj in objects):
+        merged["by_worker"] = dict(sorted(by_worker.items()))
+    return merged
 
 
 def role_for(runner: Any) -> type[Role]:

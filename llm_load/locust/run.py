@@ -37,7 +37,13 @@ from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
 from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import resolve_settings
-from llm_load.locust.tokenizer import prepare_fit, wants_fit
+from llm_load.locust.tokenizer import (
+    CountedDataset,
+    count_dataset,
+    prepare_fit,
+    tokenizer_summary,
+    wants_fit,
+)
 from llm_load.locust.webui import attach_web_ui
 from llm_load.locust.wire import StreamReactor
 
@@ -84,6 +90,7 @@ class LLMRun:
         self.role: Role  # chosen once by `attach`, right after this
         self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
         self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
+        self.dataset: CountedDataset | None = None  # dataset filters by real counts
         self.warmup = Warmup()
         # Extra per-request observers (the capacity search): add(rec), sending(epoch_s),
         # extend_summary(summary).
@@ -147,6 +154,7 @@ class LLMRun:
         self.token_fit = (
             prepare_fit(self.settings, self.model) if wants_fit(self.settings) else None
         )
+        self.dataset = count_dataset(self.settings, self.model)
         if self.reactor is not None:
             self.reactor.close()
             self.reactor = None
@@ -166,6 +174,14 @@ class LLMRun:
             schedule=trace_schedule(scenario),
         )
         self.arrivals.set_share(*share)
+
+    def tokenizer(self) -> dict[str, Any] | None:
+        """This sending process's `tokenizer` summary object (None on a master)."""
+        return tokenizer_summary(self.token_fit, self.dataset)
+
+    def conversations(self) -> list[list[dict[str, str]]] | None:
+        """The dataset's prompts selected by real counts, if any (else the scenario's)."""
+        return self.dataset.selection.conversations if self.dataset is not None else None
 
     def note_users(self, window: int | None = None) -> None:
         """The users running now, for time-series `window` (the current one by default)."""
@@ -197,8 +213,8 @@ class LLMRun:
         for name, metrics in summary["by_model"].items():
             add_api(metrics, self.settings.api_of(name), self.settings.batch, self.duration_s)
         self.role.extend(summary)  # `workers_lost`
-        if self.token_fit is not None:
-            summary["tokenizer"] = self.token_fit.public()
+        if (tokenizer := self.tokenizer()) is not None:
+            summary["tokenizer"] = tokenizer
         if self.request_log is not None:
             summary["requests_log"] = self.request_log.summary()
         if "arrivals" in summary and self.settings.scenario is not None:

@@ -133,8 +133,9 @@ def _sampler(environment: Any, scenario: Scenario) -> Sampler:
     runner = environment.runner
     worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     seq = environment.__dict__.setdefault(_SEQ, itertools.count())
-    fit = llm_run(environment).token_fit
-    return Sampler(scenario, seed=f"{scenario.seed}:{worker}:{next(seq)}", fit=fit)
+    run = llm_run(environment)
+    seed = f"{scenario.seed}:{worker}:{next(seq)}"
+    return Sampler(scenario, seed=seed, fit=run.token_fit, conversations=run.conversations())
 
 
 def shape_tick(

@@ -10,6 +10,11 @@ for scenarios with synthetic prompts or prefixes, from the first counter that wo
 Unset (`auto`) means `server`, else `usage`, else `estimate`. Then two probe chat requests
 measure the chat template's overhead (prompt tokens around one user message) so that a
 request's `input_tokens` is what `usage.prompt_tokens` will report.
+
+`count_dataset(settings, model)`: with `--tokenizer server` or a PATH (not `usage`: a chat
+request per entry), a `prompts.dataset` with length filters is selected again by real
+counts, each entry counted once (`llm_load.core.scenario.datasets.select_counted`).
+`tokenizer_summary` is the summary's `tokenizer` object of both.
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from llm_load.core.scenario.datasets import DatasetCount, has_filters, select_counted
 from llm_load.core.scenario.tokens import Count, TokenFit, fit_tokens
 from llm_load.core.wire.tokenize import TOKENIZE_SHAPES, token_count
 from llm_load.locust.settings import Settings
 
-__all__ = ["prepare_fit", "wants_fit"]
+__all__ = ["CountedDataset", "count_dataset", "prepare_fit", "tokenizer_summary", "wants_fit"]
 
 log = logging.getLogger("llm_load")
 PROBE_WORDS = (16, 64)  # content tokens of the two template probes
@@ -157,3 +164,52 @@ def _with_overhead(fit: TokenFit, settings: Settings, model: str) -> TokenFit:
     if len(overheads) != 1:
         log.warning("chat template overhead varies with the length: %s", sorted(overheads))
     return TokenFit(fit.source, fit.words, fit.lead, max(overheads), fit.verified)
+
+
+@dataclass(frozen=True, slots=True)
+class CountedDataset:
+    """A dataset selected by real counts: the selection, the counter's name, texts counted."""
+
+    selection: DatasetCount
+    source: str
+    texts_counted: int
+
+    def public(self) -> dict[str, Any]:
+        return {**self.selection.public(), "texts_counted": self.texts_counted}
+
+
+def count_dataset(settings: Settings, model: str) -> CountedDataset | None:
+    """`prompts.dataset` selected by real counts (see the module doc), or None: the
+    estimated selection stays (no tokenizer, `usage`, no length filter, or it failed)."""
+    scenario = settings.scenario
+    spec = scenario.prompts.dataset if scenario and scenario.prompts else None
+    if spec is None or not has_filters(spec) or settings.tokenizer in ("", "usage", "estimate"):
+        return None
+    assert scenario is not None
+    try:
+        count, name, calls = _counted(*_counter(settings.tokenizer, settings, model))
+        selection = select_counted(scenario.dataset_examples, spec, count)
+    except (CountError, requests.RequestException, ValueError) as error:
+        log.error("--tokenizer %s: dataset filters stay estimates: %s", settings.tokenizer, error)
+        return None
+    counted = CountedDataset(selection, name, calls[0])
+    if not selection.conversations:
+        log.error(
+            "no dataset entry passes the filters by %s: the estimated selection is sent", name
+        )
+    elif selection.limited:
+        log.warning("dataset: only %d of %d entries counted (count_limit)", selection.counted,
+                    selection.entries)  # fmt: skip
+    log.info("dataset filters by %s: %s", name, counted.public())
+    return counted
+
+
+def tokenizer_summary(
+    fit: TokenFit | None, dataset: CountedDataset | None
+) -> dict[str, Any] | None:
+    """The summary's `tokenizer` object: the fit's, and the dataset's selection."""
+    out = fit.public() if fit is not None else {}
+    if dataset is not None:
+        out.setdefault("source", dataset.source)
+        out["dataset"] = dataset.public()
+    return out or None

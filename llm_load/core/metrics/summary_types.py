@@ -168,7 +168,7 @@ class Summary(TypedDict):
     arrivals: NotRequired[Arrivals]
     server: NotRequired[dict[str, Any]]  # --server-metrics: the target's own account
     warmup: NotRequired[dict[str, Any]]  # requests left out of totals, and when it ended
-    tokenizer: NotRequired[dict[str, Any]]  # token-exact prompts: mode, template overhead
+    tokenizer: NotRequired[dict[str, Any]]  # token counting: source, template overhead, dataset
 
 
 BookWire = dict[str, Any]  # `MetricsBook.to_dict()`: histograms as sparse bucket counts
@@ -181,10 +181,12 @@ class ShippedRows(TypedDict):
 
 class WorkerReport(TypedDict, total=False):
     """What a worker adds to Locust's `report_to_master` data (and sends as its final
-    report): its book since the last report, and `--llm-requests` rows."""
+    report): its book since the last report, and `--llm-requests` rows; the final report
+    also its `tokenizer` summary object."""
 
     llm_load: BookWire
     llm_load_rows: ShippedRows
+    llm_load_tokenizer: dict[str, Any]
 
 
 def plain(summary: Summary) -> dict[str, Any]:

@@ -72,9 +72,15 @@ class Sampler:
     """Draws models, prompts and think times of one scenario from one seeded RNG."""
 
     def __init__(
-        self, scenario: Scenario, seed: int | str | None = None, fit: TokenFit | None = None
+        self,
+        scenario: Scenario,
+        seed: int | str | None = None,
+        fit: TokenFit | None = None,
+        conversations: list[list[dict[str, str]]] | None = None,
     ) -> None:
         self.scenario = scenario
+        # the prompts to draw from: the scenario's, or a dataset selected by real counts
+        self.conversations = conversations or scenario.conversations
         self.fit = fit  # exact token counts (else ~4 characters a token)
         self.input_tokens: int | None = None  # of the last synthetic prompt
         self._prefixes = shared_prefixes(scenario, fit)
@@ -101,7 +107,7 @@ class Sampler:
                 return [{"role": "user", "content": self._prefixed(tokens)}]
             text = fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
             return [{"role": "user", "content": text}]
-        chosen = self.rng.choice(self.scenario.conversations)
+        chosen = self.rng.choice(self.conversations)
         return [dict(m) for m in chosen]
 
     def _prefixed(self, tokens: int) -> str:

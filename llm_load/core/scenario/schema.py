@@ -30,7 +30,7 @@ from pydantic import (
 from llm_load.core.capacity.spec import CapacitySpec
 from llm_load.core.metrics.slo import SLOLimits
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
-from llm_load.core.scenario.datasets import read_dataset
+from llm_load.core.scenario.datasets import Example, read_dataset
 from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
@@ -203,6 +203,7 @@ class Scenario(BaseModel):
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
     capacity: CapacitySpec | None = None  # the capacity search (llm-load capacity)
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
+    _examples: list[Example] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
     _trace: list[TraceEntry] = PrivateAttr(default_factory=list)
 
@@ -275,6 +276,11 @@ class Scenario(BaseModel):
             self._conversations = [_as_messages(p) for p in self.prompts.inline]
         return self._conversations
 
+    @property
+    def dataset_examples(self) -> list[Example]:
+        """Every example of `prompts.dataset` before its filters (read by `load_scenario`)."""
+        return self._examples
+
     def parsed_thresholds(self) -> tuple[Threshold, ...]:
         return tuple(parse_threshold(t) for t in self.thresholds)
 
@@ -319,7 +325,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if scenario.prompts is not None and scenario.prompts.file is not None:
         scenario._conversations = read_prompt_file(path, scenario.prompts.file)
     if scenario.prompts is not None and scenario.prompts.dataset is not None:
-        scenario._conversations = read_dataset(path, scenario.prompts.dataset)
+        scenario._examples, scenario._conversations = read_dataset(path, scenario.prompts.dataset)
     if scenario.tools is not None:
         scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
     if scenario.trace is not None:

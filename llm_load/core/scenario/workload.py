@@ -80,7 +80,8 @@ class Prefix(BaseModel):
 
 class Dataset(BaseModel):
     """A conversation dataset (`core.scenario.datasets`): ShareGPT JSON or OpenAI-messages
-    JSONL, filtered by estimated lengths, then `sample` of them drawn with `seed`."""
+    JSONL, filtered by estimated lengths (real ones with a tokenizer: at most `count_limit`
+    entries counted), then `sample` of them drawn with `seed`."""
 
     model_config = _STRICT
     file: str = Field(min_length=1)
@@ -91,6 +92,7 @@ class Dataset(BaseModel):
     max_input_tokens: PositiveInt | None = None
     min_output_tokens: PositiveInt | None = None
     max_output_tokens: PositiveInt | None = None
+    count_limit: PositiveInt = 1000  # the most entries a tokenizer counts (per process)
 
 
 class Trace(BaseModel):
