@@ -110,6 +110,23 @@ def record(at: float, ttft_ms: float, ok: bool = True) -> RequestRecord:
     )  # fmt: skip
 
 
+def test_a_ttfo_percentile_limit_is_judged_on_the_first_answer_tokens():
+    from dataclasses import replace
+
+    from llm_load.core.capacity.checks import check
+
+    limit = parse_limit("ttfo_ms.p90 <= 300")
+    assert (limit.metric, limit.percentile, limit.label()) == ("ttfo_ms", 90, "TTFO p90 ≤ 300 ms")
+    bins = SendBins()
+    for n in range(10):  # TTFT 100 ms each; the answer after 200 ms of reasoning, 2 at 400 ms
+        bins.add(replace(record(10.0, 100.0), ttfo_s=0.4 if n < 2 else 0.2), good=True)
+    (data,) = bins.take().values()
+    (condition,) = [c for c in CapacitySpec(slo=[limit.text]).conditions() if c.limit]
+    result = check(condition, data, alpha=0.05)
+    assert (result.breaks, result.of) == (2, 10) and not result.point_ok  # 20 % > 10 %
+    assert data.hists["ttft_ms"].count_above(300) == 0
+
+
 def test_bins_merge_exactly_into_the_window_of_their_send_time():
     one, two, windows = SendBins(), SendBins(), StepWindows()
     windows.open(bin_key(10.0))
