@@ -174,6 +174,7 @@ class LLMUser(FastHttpUser):
         scheduled_at: float | None = None,
         input_tokens: int | None = None,
         api: str | None = None,
+        turn: int | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
@@ -183,7 +184,8 @@ class LLMUser(FastHttpUser):
         `scheduled_at` (an open loop's intended send time, perf_counter s) is where latencies
         start when it is past. `input_tokens`: the prompt tokens asked for (recorded against
         what usage reports). `api` sends it with another row of the protocol table (a
-        scenario model's `api:`) than the user's `protocol`.
+        scenario model's `api:`) than the user's `protocol`. `turn`: the 1-based turn of a
+        multi-turn conversation (recorded per request and in the summary's `by_turn`).
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
         self._use(PROTOCOLS[api] if api else self.protocol)
@@ -199,6 +201,7 @@ class LLMUser(FastHttpUser):
             extra=extra,
             input_tokens=input_tokens,
             batch=s.batch,
+            turn=turn,
         )
         return self._call(call, name or f"{self._active.name} {call.model}", grade, scheduled_at)
 
@@ -354,6 +357,7 @@ class LLMUser(FastHttpUser):
             tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in call.messages),
             requested_input_tokens=call.input_tokens,
+            turn=call.turn,
         )
         message = record.error_message
         if message:  # a server that echoes the key (or a secret header) back

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.summary_types import Metrics, Stage, Summary, TimeSeries, WorkerReport
+from llm_load.core.metrics.turns import turns_summary
 
 __all__ = [
     "SCHEMA",
@@ -65,6 +66,8 @@ def build_summary(
     }
     if not book.arrivals.empty:
         summary["arrivals"] = cast(Any, book.arrivals.summary(duration_s))
+    if book.by_turn:
+        summary["by_turn"] = turns_summary(book.by_turn)  # multi-turn conversations
     if book.warmup_requests:
         summary["warmup"] = {
             "requests": book.warmup_requests,  # in the time series, not in totals/by_model

@@ -169,6 +169,7 @@ class Summary(TypedDict):
     server: NotRequired[dict[str, Any]]  # --server-metrics: the target's own account
     warmup: NotRequired[dict[str, Any]]  # requests left out of totals, and when it ended
     tokenizer: NotRequired[dict[str, Any]]  # token-exact prompts: mode, template overhead
+    by_turn: NotRequired[dict[str, dict[str, Any]]]  # multi-turn: turn number -> its metrics
 
 
 BookWire = dict[str, Any]  # `MetricsBook.to_dict()`: histograms as sparse bucket counts
