@@ -182,3 +182,22 @@ def test_dataset_turns_replay_in_order(tmp_path, summary_path, replies):
     by_turn = load(summary_path)["by_turn"]
     assert list(by_turn) == ["1", "2", "3"] and by_turn["3"]["requests"] >= 4
     assert by_turn["3"]["cached_tokens_mean"] > by_turn["2"]["cached_tokens_mean"] > 0
+
+
+@pytest.mark.parametrize("name", ["conversation", "chat-replay"])
+def test_shipped_conversation_scenarios_run_against_the_mock(summary_path, name):
+    from tests.conftest import ROOT
+
+    with spawn_mock(*MOCK) as mock:
+        path = ROOT / "scenarios" / f"{name}.yaml"
+        proc = run(path, mock.base_url, "-t", "4s", "--llm-json", str(summary_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    by_turn = s["by_turn"]
+    assert {"1", "2", "3"} <= set(by_turn) and by_turn["3"]["requests"] > 0
+    means = [by_turn[t]["cached_tokens_mean"] for t in ("1", "2", "3")]
+    assert means[0] < means[1] < means[2]
+    if name == "conversation":  # the first turn is token-exact (prefix + unique part)
+        drift = s["totals"]["input_tokens_drift"]
+        assert drift["exact"] == drift["checked"] == by_turn["1"]["requests"]
+        assert by_turn["1"]["input_tokens_mean"] == 256 + 128
