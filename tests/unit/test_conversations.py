@@ -16,6 +16,7 @@ from llm_load.core.metrics.summary import build_summary
 from llm_load.core.scenario.sampling import Conversation, Sampler
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 from llm_load.core.scenario.tokens import TokenFit
+from llm_load.report.console import turn_lines
 
 BASE = {"name": "t", "models": [{"name": "m", "max_tokens": 8}]}
 SYNTHETIC = {"synthetic": {"input_tokens": {"fixed": 20}}}
@@ -173,3 +174,8 @@ def test_by_turn_summary_and_request_rows() -> None:
     assert request_row(record(3, 0.1, 5))["turn"] == 3
     assert "turn" not in request_row(record(None, 0.1, 5))
     assert "by_turn" not in build_summary(MetricsBook(), **run)
+    lines = turn_lines(build_summary(book, **run))  # the console's lines
+    assert lines == [
+        "turn 1: 1 requests, prompt 100 tokens (0 cached), TTFT p50/p99 100/100 ms",
+        "turn 2: 2 requests, prompt 200 tokens (128 cached), TTFT p50/p99 50.0/70.0 ms",
+    ]
