@@ -66,9 +66,13 @@ def test_a_shared_prefix_opens_the_conversation_only() -> None:
     assert len(follow_up) == 18 and follow_up != opening[30:]  # no prefix, new words
 
 
-def test_single_requests_have_no_turn() -> None:
-    requests = turns(conversation(prompts=SYNTHETIC), 3)
+def test_single_requests_have_no_turn_and_keep_no_history() -> None:
+    conv = conversation(prompts=SYNTHETIC)
+    requests = turns(conv, 3)
     assert [(r.turn, len(r.messages)) for r in requests] == [(None, 1)] * 3
+    for _ in range(3):  # a trace replay reports replies without drawing requests
+        conv.reply("")
+    assert len(conv.history) == 1 and conv.turn == 0
 
 
 def test_a_failed_turn_starts_a_new_conversation() -> None:

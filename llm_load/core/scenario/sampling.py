@@ -267,7 +267,7 @@ class Conversation:
 
     def reply(self, text: str | None) -> None:
         """The assistant's reply to the last request (None when it failed: start over)."""
-        if text is None or self.turn >= self._last_turn:
+        if text is None or not self.multi or self.turn >= self._last_turn:
             self.turn = 0
             return
         if self.dialogue is not None and self.replies == "dataset":
