@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from locust import FastHttpUser, task
 from locust.exception import CatchResponseError
+from locust.user.task import LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 import socket
 import ssl
@@ -137,6 +138,17 @@ class LLMUser(FastHttpUser):
         self._header_wait_s = ttft if settings.stream and 0 < ttft < stall else None
         self._wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
         use_wire(self.client, self._wire)
+
+    def stop(self, force: bool = False) -> bool:
+        """Locust's stop, except that a graceful stop of a user between two requests marks
+        it stopping before the kill: its own wake-up (queued before the kill when it waits
+        0 s, back to back) then ends the wait with `StopUser` instead of sending a request
+        that the kill would land in and cancel. A longer wait is still cut by the kill."""
+        if not force and self._state == LOCUST_STATE_WAITING:
+            self._state = LOCUST_STATE_STOPPING
+            self.group.killone(self.greenlet)
+            return True
+        return super().stop(force)
 
     def _route(self, protocol: WireProtocol) -> tuple[str, dict[str, str]]:
         """The URL and headers of `protocol`'s calls (its auth headers, then --header's)."""
