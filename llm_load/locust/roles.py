@@ -2,7 +2,8 @@
 
 `role_for(runner)` picks the role once (as Locust picks its runner class); `Role.wire`
 registers its listeners and messages. Every role resets the run at `test_start`, and its LLM
-numbers (not the time series) at the web UI's "Reset stats" (Locust's `reset_stats` event).
+numbers (not the time series) at the web UI's "Reset stats" (Locust's `reset_stats` event)
+and, with Locust's `--reset-stats`, when spawning completes.
 - `LocalRole` sends requests, samples the user count once per time-series interval (the
   ticker, which also compacts old windows and writes buffered `--llm-requests` rows), and at
   `test_stop` hands the summary to the outputs.
@@ -102,6 +103,15 @@ class _WritingRole(Role):
     def __init__(self, run: LLMRun) -> None:
         super().__init__(run)
         self._ticker: gevent.Greenlet | None = None
+
+    def wire(self, events: Any, runner: Any) -> None:
+        super().wire(events, runner)
+        events.spawning_complete.add_listener(self._reset_after_spawning)
+
+    def _reset_after_spawning(self, **_: Any) -> None:
+        """Locust's `--reset-stats`: its tables reset whenever spawning completes; ours too."""
+        if self.run.environment.reset_stats:
+            self.on_reset_stats()
 
     def on_test_start(self, **_: Any) -> None:
         super().on_test_start()

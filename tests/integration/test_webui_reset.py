@@ -19,7 +19,7 @@ import pytest
 
 from llm_load.locust.workers import Workers
 from llm_load.mock.process import spawn_mock
-from tests.conftest import load
+from tests.conftest import load, run_locust
 from tests.integration.test_distributed import free_port, locust
 from tests.integration.test_scenario_distributed import finish
 from tests.integration.test_webui import _OPENER, get_json, web_locust
@@ -100,6 +100,24 @@ def test_reset_stats_on_a_master_with_two_workers(tmp_path, summary_path):
     summary = load(summary_path)
     assert summary["workers_lost"] == 0
     check(summary, truth, t0, t1, live)
+
+
+def test_locust_reset_stats_flag_resets_ours_when_spawning_completes(summary_path):
+    """`--reset-stats`, headless: 4 users at 2/s, so spawning completes about 1.5 s in."""
+    with spawn_mock(*MOCK) as mock:
+        proc = run_locust(
+            "-H", mock.base_url, "--model", "mock-llm", "-u", "4", "-r", "2", "-t", "5s",
+            "--reset-stats", "--llm-json", str(summary_path),
+        )  # fmt: skip
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = load(summary_path)
+    totals, points = s["totals"], s["timeseries"]["points"]
+    in_series = sum(p["requests"] for p in points)
+    assert in_series <= len(truth) <= in_series + totals["cancelled"]
+    assert 1.0 <= s["stats_reset"]["at_s"] < 4.0 and any(p.get("before_reset") for p in points)
+    # the requests of the ramp are in the series only; at least 1 s of them at 3 users or less
+    assert 30 < totals["requests"] <= in_series - 30
 
 
 class FakeRunner:

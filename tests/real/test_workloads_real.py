@@ -1,5 +1,6 @@
 """Workloads against real servers: token-exact prompts and exact outputs on vLLM and
-llama.cpp (every request's usage says exactly what was asked for), prefix-cache hits on vLLM.
+llama.cpp (every request's usage says exactly what was asked for), prefix-cache hits on vLLM,
+a trace replayed on schedule (one process, and a 60-second one on a master + 2 workers).
 
 Servers come from ../shared/servers/*.sh (found beside the repository or one level up),
 installed into LLM_LOAD_LLAMA_VENV / LLM_LOAD_VLLM_VENV (default: .venv-llama / .venv-vllm in
