@@ -85,14 +85,17 @@ class LLMRun:
         self.server_metrics = ServerMetrics()  # server-metrics hook: --server-metrics scrapes
         self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
         self.warmup = Warmup()
+        self.reset_at = 0.0  # epoch s of the last "Reset stats" here: calls sent before it
         # Extra per-request observers (the capacity search): add(rec), sending(epoch_s),
         # extend_summary(summary).
         self.observers: list[Any] = []
 
     def add(self, rec: RequestRecord) -> None:
-        """Account one finished call (the users' single entry point); a warm-up call goes
-        to the time series only."""
-        if self.warmup.enabled and self.warmup.takes(rec):
+        """Account one finished call (the users' single entry point); a warm-up call, or
+        one sent before a "Reset stats", goes to the time series only."""
+        if rec.started_at < self.reset_at:
+            self.book.add_before_reset(rec)
+        elif self.warmup.enabled and self.warmup.takes(rec):
             self.book.add_warmup(rec, self.warmup.until)
         else:
             self.book.add(rec)
@@ -100,6 +103,13 @@ class LLMRun:
             self.request_log.add(rec)
         for observer in self.observers:
             observer.add(rec)
+
+    def reset_stats(self, at: float) -> None:
+        """Locust's "Reset stats" (or the master's word of it) at `at` (epoch s, this
+        process's clock): the summary counts calls sent from then on; earlier ones, in flight
+        too, stay in the time series and in `--llm-requests` rows."""
+        self.reset_at = at
+        self.book.reset_stats(at)
 
     def sending(self, started_at: float) -> None:
         """A call goes out; `started_at` (epoch s) is its record's `started_at`."""
@@ -125,6 +135,7 @@ class LLMRun:
         self.warmup = Warmup(*self.settings.warmup)
         self.warmup.start(self.started_wall)
         self.stopped_perf = None
+        self.reset_at = 0.0
         self.interrupted = False
         self.users.clear()
         self.stages = scenario_stages(self.settings.scenario)

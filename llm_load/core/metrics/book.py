@@ -333,12 +333,18 @@ class MetricsBook:
     warmup_requests: int = 0  # warm-up calls: in the time series only
     warmup_until: float = 0.0  # epoch s when the warm-up ended (the latest of every process)
     by_turn: dict[int, TurnMetrics] = field(default_factory=dict)  # multi-turn calls
+    # epoch s of this process's last "Reset stats" (0: none); its own mark, not on the wire
+    reset_at: float = 0.0
 
     def add_warmup(self, rec: RequestRecord, until: float) -> None:
         """Account a warm-up call: the time series only."""
         self.series.add(rec, False)
         self.warmup_requests += 1
         self.warmup_until = max(self.warmup_until, until)
+
+    def add_before_reset(self, rec: RequestRecord) -> None:
+        """Account a call sent before the last "Reset stats": the time series only."""
+        self.series.add(rec, self.slo is not None and self.slo.met(rec))
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -370,12 +376,18 @@ class MetricsBook:
         merge_turns(self.by_turn, other.by_turn)
 
     def reset(self) -> None:
+        self.reset_stats(0.0)
+        self.series.reset()
+
+    def reset_stats(self, at: float) -> None:
+        """Locust's "Reset stats" at `at` (epoch s): forget totals, distributions, errors,
+        arrivals and the warm-up count; keep the time series."""
         self.by_model.clear()
         self.errors.clear()
-        self.series.reset()
         self.arrivals.reset()
         self.warmup_requests, self.warmup_until = 0, 0.0
         self.by_turn.clear()
+        self.reset_at = at
 
     @property
     def empty(self) -> bool:
