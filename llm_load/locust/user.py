@@ -140,11 +140,12 @@ class LLMUser(FastHttpUser):
         use_wire(self.client, self._wire)
 
     def stop(self, force: bool = False) -> bool:
-        """Locust's stop, except that a graceful stop of a user between two requests marks
-        it stopping before the kill: its own wake-up (queued before the kill when it waits
-        0 s, back to back) then ends the wait with `StopUser` instead of sending a request
-        that the kill would land in and cancel. A longer wait is still cut by the kill."""
-        if not force and self._state == LOCUST_STATE_WAITING:
+        """Locust's stop, except that a user stopped between two requests is marked stopping
+        before the kill: its own wake-up (queued before the kill when it waits 0 s, back to
+        back) then ends the wait with `StopUser` instead of sending a request that the kill
+        would land in and cancel (often before it reached the server). A longer wait is
+        still cut by the kill."""
+        if self._state == LOCUST_STATE_WAITING:
             self._state = LOCUST_STATE_STOPPING
             self.group.killone(self.greenlet)
             return True
