@@ -24,7 +24,7 @@ SERIES_LABELS = {
     "prompt_tokens_per_s": "prompt tokens/s",
     "preemptions": "preemptions per interval",
 }
-WAITING_NAMES = {f.name: f.gauges["waiting"][0] for f in FAMILIES}  # vllm: num_requests_waiting
+WAITING_NAMES = {f.name: f.gauges["waiting"][0] for f in FAMILIES}  # family: its gauge
 HISTOGRAM_LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "e2e_ms": "E2E", "queue_ms": "queue time"}
 
 
@@ -73,8 +73,8 @@ def _waiting(point: dict[str, Any]) -> float:
 
 def _queue_onset(points: list[dict[str, Any]], family: str) -> str:
     """Where requests start to wait: the lowest user count at which most intervals had
-    waiting > 0 (a stray blip at a lower count, or while users stop, does not count), else
-    in how many intervals and from when."""
+    waiting > 0 (a stray blip at a lower count does not count), else in how many intervals
+    and from when."""
     queued = [p for p in points if _waiting(p) > 0]
     if not queued:
         return "requests never queued on the server (waiting stayed 0)"
