@@ -53,18 +53,19 @@ def test_the_report_shows_the_queue_forming_where_ttft_rises(tmp_path):
     assert theirs["family"] == "llamacpp" and theirs["scrape_errors"]["count"] == 0
     assert theirs["series"]["running"]["max"] == 2 and theirs["series"]["waiting"]["max"] >= 2
     points = [p for p in summary["timeseries"]["points"] if "server" in p]
-    assert all(p["server"]["waiting"] == 0 for p in points if p.get("users") == 1)
+    seen = [(p["t_s"], p.get("users"), p["requests"], p["server"].get("waiting")) for p in points]
+    assert all(p["server"]["waiting"] == 0 for p in points if p.get("users") == 1), seen
     saturation = html[html.index('<section id="saturation">') : html.index('<section id="server">')]
     reading = re.search(
         r"from (\d+) users requests queue on the server \(waiting &gt; 0, up to (\d+): "
         r"llamacpp:requests_deferred\); TTFT p99 ([\d,]+) ms without a queue, ([\d,]+) ms with one",
         saturation,
     )
-    assert reading, saturation[:2000]
+    assert reading, (saturation[:2000], seen)
     print(f"\nllama.cpp ramp: {reading.group(0)}; split {theirs.get('ttft_split')}")
     onset, most, calm, busy = (int(g.replace(",", "")) for g in reading.groups())
     # More users than slots: from the first step above 2 (or 3, seen while users stop).
-    assert server.slots < onset <= 4 and most >= 2
-    assert busy > calm
+    assert server.slots < onset <= 4 and most >= 2, seen
+    assert busy > calm, seen
     queue_chart = 'data-chart="saturation"></div><div class="chart wide" id="chart-server-users"'
     assert queue_chart in saturation  # drawn right under the curve
