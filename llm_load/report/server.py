@@ -72,9 +72,10 @@ def _waiting(point: dict[str, Any]) -> float:
 
 
 def _queue_onset(points: list[dict[str, Any]], family: str) -> str:
-    """Where requests start to wait: the lowest user count at which most intervals had
-    waiting > 0 (a stray blip at a lower count does not count), else in how many intervals
-    and from when."""
+    """Where requests start to wait: the lowest user count held for more than one interval
+    at which most intervals had waiting > 0 (a stray blip at a lower count, or a count passed
+    through while users start or stop, does not count), else in how many intervals and from
+    when."""
     queued = [p for p in points if _waiting(p) > 0]
     if not queued:
         return "requests never queued on the server (waiting stayed 0)"
@@ -84,7 +85,14 @@ def _queue_onset(points: list[dict[str, Any]], family: str) -> str:
     for p in points:
         if isinstance(users := p.get("users"), int | float):
             levels.setdefault(users, []).append(_waiting(p) > 0)
-    onset = next((u for u, flags in sorted(levels.items()) if 2 * sum(flags) > len(flags)), None)
+    onset = next(
+        (
+            u
+            for u, flags in sorted(levels.items())
+            if len(flags) > 1 and 2 * sum(flags) > len(flags)
+        ),
+        None,
+    )
     if onset is not None:
         return f"from {onset:g} users requests queue on the server {what}"
     first, users = queued[0], queued[0].get("users")
@@ -105,11 +113,26 @@ def server_note(summary: dict[str, Any]) -> str | None:
     if kv:
         parts.append(f"KV-cache use reaches {max(kv) * 100:.2f} %")
     note = "; ".join(parts)
-    calm = _median_p99([p for p in points if _waiting(p) <= 0])
+    calm = _median_p99(_free_of_queue(points, summary))
     busy = _median_p99([p for p in points if _waiting(p) > 0])
     if calm is not None and busy is not None:
         note += f"; TTFT p99 {calm:,.0f} ms without a queue, {busy:,.0f} ms with one"
     return note + "."
+
+
+def _free_of_queue(points: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Intervals whose finished requests met no queue: no scrape showed one from the
+    earliest start of those requests (the interval's start minus its E2E p99) to its end.
+    A request finishing just after the queue drained waited in it."""
+    interval = float((summary.get("timeseries") or {}).get("interval_s") or 1.0)
+    queued_at = [p["t_s"] for p in points if _waiting(p) > 0]
+    free = []
+    for p in points:
+        e2e = (p.get("e2e_ms") or {}).get("p99")
+        since = p["t_s"] - interval - (e2e / 1000 if isinstance(e2e, int | float) else 0.0)
+        if not any(since <= t <= p["t_s"] for t in queued_at):
+            free.append(p)
+    return free
 
 
 def _median_p99(points: list[dict[str, Any]]) -> float | None:

@@ -110,6 +110,23 @@ def test_llama_cpp_names_its_deferred_requests_and_a_stray_blip_is_not_the_onset
     )
 
 
+def test_counts_passed_through_while_users_stop_and_a_drained_queue_do_not_mislead():
+    """A constant 8-user run: the last intervals, while users stop, pass through 5 and 3
+    users with a queue, then none; requests finishing right after the queue drained waited
+    in it (high TTFT), so they are not "without a queue"."""
+    s = with_server()
+    points = s["timeseries"]["points"]
+    for p in points:
+        p["users"], p["server"]["waiting"], p["ttft_ms"]["p99"] = 8, 3, 400.0
+    for p, users, waiting in zip(points[-3:], (5, 3, None), (2, 0, 0), strict=True):
+        p["users"], p["server"]["waiting"] = users, waiting
+    points[-1]["ttft_ms"]["p99"] = 3000.0  # the last ones out waited longest
+    points[-1]["e2e_ms"]["p99"] = 3100.0  # so they started while the queue was there
+    note = server_note(s)
+    assert note is not None and note.startswith("from 8 users requests queue")
+    assert "without a queue" not in note  # no interval was free of the queue before it
+
+
 def test_without_a_clear_onset_the_reading_says_how_often_and_from_when():
     s = with_server()
     for p in s["timeseries"]["points"]:
