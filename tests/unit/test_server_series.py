@@ -130,6 +130,15 @@ def test_server_points_land_in_the_timeseries_interval_they_end_in():
     assert points[2]["server"] == {"running": 3}
 
 
+def test_a_scrape_just_after_a_window_ends_closes_that_window():
+    """The sampler scrapes 5 ms after each boundary (plus its round trip): that scrape's
+    deltas cover the window just ended, so it goes with that point, not the next one."""
+    timeseries = {"interval_s": 1.0, "points": [{"t_s": 1.0}, {"t_s": 2.0}, {"t_s": 3.0}]}
+    scrapes = [{"t": 101.02, "waiting": 0}, {"t": 102.09, "waiting": 2}, {"t": 102.6, "waiting": 5}]
+    add_server_points(timeseries, scrapes, 100.0)
+    assert [p["server"]["waiting"] for p in timeseries["points"]] == [0, 2, 5]
+
+
 def test_ttft_split_per_request_beats_the_histogram():
     totals = {
         "ttft_ms": {"count": 10, "p50": 40.0, "p99": 90.0},

@@ -38,13 +38,16 @@ def server_summary(series: ServerSeries, url: str, scrape_errors: dict[str, int]
 def add_server_points(
     timeseries: dict[str, Any], points: list[dict[str, Any]], started_at: float
 ) -> None:
-    """Give each time-series point the `server` block of the scrape ending in it."""
+    """Give each time-series point the `server` block of the scrape ending in it. The
+    sampler scrapes just after each window's end, so a scrape up to `late` s after a point's
+    end still closes that point (its deltas cover that window), not the next one."""
     interval = float(timeseries.get("interval_s") or 1.0)
+    late = min(0.15, interval / 5)
     rows = timeseries.get("points") or []
     for server_point in points:
         t_s = server_point["t"] - started_at
         for row in rows:
-            if row["t_s"] - interval < t_s <= row["t_s"] + 1e-9:
+            if row["t_s"] - interval + late < t_s <= row["t_s"] + late:
                 row["server"] = {k: v for k, v in server_point.items() if k != "t"}
                 break
 
