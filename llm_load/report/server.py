@@ -166,7 +166,18 @@ def server_tables(summary: dict[str, Any]) -> list[tuple[list[str], list[list[st
         ),
     ]  # fmt: skip
     if split:
-        rows = [[stat, *(_fmt(split[stat][k]) for k in ("client_ms", "server_ms", "outside_ms"))]
-                for stat in ("p50", "p99")]  # fmt: skip
+        rows = [
+            [stat, _fmt(row["client_ms"]), _fmt(row["server_ms"]), _outside(row)]
+            for stat in ("mean", "p50", "p99")
+            if (row := split.get(stat)) is not None
+        ]
         tables.append(([f"TTFT split ({split['source']})", "client", "server", "outside"], rows))
     return [(headers, rows) for headers, rows in tables if rows]
+
+
+def _outside(row: dict[str, Any]) -> str:
+    """The time outside the server: a value, or a range when the server's side is only
+    known as a histogram bucket."""
+    if "outside_max_ms" in row:
+        return f"{_fmt(row['outside_ms'])}–{_fmt(row['outside_max_ms'])}"
+    return _fmt(row["outside_ms"])

@@ -53,7 +53,8 @@ def add_server_points(
 
 
 def ttft_split(totals: dict[str, Any], server: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Client TTFT vs the server's own, at p50 and p99 (ms), or None with nothing to pair."""
+    """Client TTFT vs the server's own, at p50 and p99 and as means (ms), or None with
+    nothing to pair."""
     client = totals.get("ttft_ms") or {}
     outside = totals.get("outside_ms") or {}
     if outside.get("count"):
@@ -70,7 +71,27 @@ def ttft_split(totals: dict[str, Any], server: dict[str, Any] | None) -> dict[st
         c, s = client.get(stat), own.get(stat)
         gap = outside.get(stat) if outside else (c - s if c is not None and s is not None else None)
         split[stat] = {"client_ms": c, "server_ms": s, "outside_ms": gap}
+        bucket = own.get(stat + "_bucket") if not outside else None
+        if bucket and c is not None:
+            split[stat].update(_bucket_gap(c, bucket))
+    c, s = client.get("mean"), own.get("mean")
+    if c is not None and s is not None:  # exact from a histogram too (its _sum / _count)
+        gap = outside.get("mean") if outside else c - s
+        split["mean"] = {"client_ms": c, "server_ms": s, "outside_ms": gap}
     return split
+
+
+def _bucket_gap(client_ms: float, bucket: list[float]) -> dict[str, Any]:
+    """A server histogram knows its percentile only as a bucket (vLLM's TTFT: 40-60 ms,
+    100-250 ms, ...): the time outside the server lies between the client's value minus the
+    bucket's upper and lower bounds (never below 0); the interpolated midpoint can even
+    exceed the client's own value."""
+    lower, upper = bucket
+    return {
+        "server_bucket_ms": [lower, upper],
+        "outside_ms": max(0.0, client_ms - upper),
+        "outside_max_ms": max(0.0, client_ms - lower),
+    }
 
 
 def split_line(split: dict[str, Any] | None) -> str | None:
@@ -78,12 +99,20 @@ def split_line(split: dict[str, Any] | None) -> str | None:
     if not split:
         return None
     parts = []
-    for stat in ("p50", "p99"):
-        row = split[stat]
+    for stat in ("mean", "p50", "p99"):
+        row = split.get(stat)
+        if row is None:
+            continue
         if row["client_ms"] is None or row["server_ms"] is None:
             continue
         outside = row["outside_ms"]
         gap = f", outside {outside:.1f}" if outside is not None else ""
+        if "outside_max_ms" in row:
+            lower, upper = row["server_bucket_ms"]
+            gap = (
+                f", outside {outside:.1f}–{row['outside_max_ms']:.1f}"
+                f" (server histogram bucket {lower:g}–{upper:g})"
+            )
         parts.append(f"{stat} client {row['client_ms']:.1f} / server {row['server_ms']:.1f}{gap}")
     if not parts:
         return None
