@@ -1,18 +1,22 @@
 """What a local runner, a master and a worker each do with an `LLMRun`: their listeners.
 
 `role_for(runner)` picks the role once (as Locust picks its runner class); `Role.wire`
-registers its listeners and messages. Every role resets the run at `test_start`.
+registers its listeners and messages. Every role resets the run at `test_start`, and its LLM
+numbers (not the time series) at the web UI's "Reset stats" (Locust's `reset_stats` event)
+and, with Locust's `--reset-stats`, when spawning completes.
 - `LocalRole` sends requests, samples the user count once per time-series interval (the
   ticker, which also compacts old windows and writes buffered `--llm-requests` rows), and at
   `test_stop` hands the summary to the outputs.
 - `WorkerRole` sends requests, ships its book (and log rows) with each `report_to_master`
   (then resets it) and once more as its final report at `test_stop`, with its `tokenizer`
   object; it stops its users when the master says `STOP_USERS` and before it quits, so
-  that report reaches the master first.
+  that report reaches the master first; it resets its numbers when the master says
+  `RESET_STATS`.
 - `MasterRole` merges the workers' reports, keeps the ticker, watches for lost workers and
-  re-splits an open-loop rate; at `test_stop` it stops the workers' users, waits for their
-  final reports, and only then writes the summary (with the workers' `tokenizer`): once,
-  complete.
+  re-splits an open-loop rate; passes a "Reset stats" on to the workers and keeps only the
+  time series of reports that crossed it; at `test_stop` it stops the workers' users, waits
+  for their final reports, and only then writes the summary (with the workers'
+  `tokenizer`): once, complete.
 A Ctrl-C or SIGTERM while a test runs (local or master) stops it first, so the summary
 (marked `interrupted`) and the exit code come before Locust exits.
 """
@@ -31,7 +35,7 @@ import gevent.event
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.summary import Summary, WorkerReport
 from llm_load.locust.arrivals import SHARE_MESSAGE, cut_off, share_rate
-from llm_load.locust.workers import STOP_USERS, Workers
+from llm_load.locust.workers import RESET_STATS, STOP_USERS, Workers
 
 if TYPE_CHECKING:
     from llm_load.locust.run import LLMRun
@@ -59,9 +63,14 @@ class Role:
         events.test_stopping.add_listener(self.on_test_stopping)
         events.test_stop.add_listener(self.on_test_stop)
         events.quitting.add_listener(self.on_quitting)
+        events.reset_stats.add_listener(self.on_reset_stats)
 
     def on_test_start(self, **_: Any) -> None:
         self.run.start_test(worker=None)
+
+    def on_reset_stats(self, **_: Any) -> None:
+        """The web UI's "Reset stats" (it fires where the web UI runs: local or master)."""
+        self.run.reset_stats(time.time())
 
     def on_test_stopping(self, **_: Any) -> None:
         """The users still running when the test is told to stop (the last interval's)."""
@@ -96,6 +105,15 @@ class _WritingRole(Role):
     def __init__(self, run: LLMRun) -> None:
         super().__init__(run)
         self._ticker: gevent.Greenlet | None = None
+
+    def wire(self, events: Any, runner: Any) -> None:
+        super().wire(events, runner)
+        events.spawning_complete.add_listener(self._reset_after_spawning)
+
+    def _reset_after_spawning(self, **_: Any) -> None:
+        """Locust's `--reset-stats`: its tables reset whenever spawning completes; ours too."""
+        if self.run.environment.reset_stats:
+            self.on_reset_stats()
 
     def on_test_start(self, **_: Any) -> None:
         super().on_test_start()
@@ -160,12 +178,14 @@ class WorkerRole(Role):
     def __init__(self, run: LLMRun) -> None:
         super().__init__(run)
         self.share = (0, 1)  # this worker's (rank, count) of an open-loop rate
+        self.resets = 0  # the master's "Reset stats" messages received
 
     def wire(self, events: Any, runner: WorkerRunner) -> None:
         super().wire(events, runner)
         events.report_to_master.add_listener(self.on_report_to_master)
         runner.register_message(SHARE_MESSAGE, self.on_arrival_share)
         runner.register_message(STOP_USERS, lambda *_, **__: runner.stop())
+        runner.register_message(RESET_STATS, self.on_reset_message)
 
     def on_test_start(self, **_: Any) -> None:
         runner = self.run.environment.runner
@@ -180,7 +200,13 @@ class WorkerRole(Role):
         if self.run.arrivals is not None:
             self.run.arrivals.set_share(*self.share)
 
+    def on_reset_message(self, msg: Any, **_: Any) -> None:
+        """The master's "Reset stats": from now on, by this process's clock."""
+        self.resets = int(msg.data["resets"])
+        self.run.reset_stats(time.time())
+
     def on_report_to_master(self, client_id: str, data: WorkerReport) -> None:
+        data["llm_load_resets"] = self.resets
         data["llm_load"] = self.run.book.to_dict()
         self.run.book.reset()
         if self.run.request_log is not None:
@@ -236,12 +262,20 @@ class MasterRole(_WritingRole):
             gevent.sleep(WATCH_INTERVAL_S)
             self.workers.note_missing(runner)
 
+    def on_reset_stats(self, **_: Any) -> None:
+        super().on_reset_stats()
+        self.workers.reset_stats(self.run.environment.runner)
+
     def on_worker_report(self, client_id: str, data: WorkerReport) -> None:
         if not self.workers.knows(self.run.environment.runner, client_id):
             return  # an orphan of a killed master still reporting (docs/failures.md)
         run = self.run
         if "llm_load" in data:
-            run.book.merge(MetricsBook.from_dict(data["llm_load"]))
+            book = MetricsBook.from_dict(data["llm_load"])
+            if self.workers.stale(client_id, data.get("llm_load_resets", 0)):
+                run.book.series.merge(book.series)  # made before the reset: the series only
+            else:
+                run.book.merge(book)
         if run.request_log is not None:
             run.request_log.receive(data, run.stage_of)
 

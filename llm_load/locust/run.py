@@ -26,6 +26,7 @@ from llm_load.core.metrics.slo import SLOError
 from llm_load.core.metrics.summary import Stage, Summary, add_api, build_summary, stage_index
 from llm_load.core.metrics.thresholds import ThresholdError, evaluate
 from llm_load.core.metrics.warmup import Warmup, WarmupError
+from llm_load.core.scenario.datasets import Dialogue
 from llm_load.core.scenario.schema import Scenario, ScenarioError
 from llm_load.core.scenario.tokens import TokenFit
 from llm_load.core.wire.endpoint import HeaderError
@@ -92,14 +93,17 @@ class LLMRun:
         self.token_fit: TokenFit | None = None  # token-exact prompts (--tokenizer)
         self.dataset: CountedDataset | None = None  # dataset filters by real counts
         self.warmup = Warmup()
+        self.reset_at = 0.0  # epoch s of the last "Reset stats" here: calls sent before it
         # Extra per-request observers (the capacity search): add(rec), sending(epoch_s),
         # extend_summary(summary).
         self.observers: list[Any] = []
 
     def add(self, rec: RequestRecord) -> None:
-        """Account one finished call (the users' single entry point); a warm-up call goes
-        to the time series only."""
-        if self.warmup.enabled and self.warmup.takes(rec):
+        """Account one finished call (the users' single entry point); a warm-up call, or
+        one sent before a "Reset stats", goes to the time series only."""
+        if rec.started_at < self.reset_at:
+            self.book.add_before_reset(rec)
+        elif self.warmup.enabled and self.warmup.takes(rec):
             self.book.add_warmup(rec, self.warmup.until)
         else:
             self.book.add(rec)
@@ -107,6 +111,13 @@ class LLMRun:
             self.request_log.add(rec)
         for observer in self.observers:
             observer.add(rec)
+
+    def reset_stats(self, at: float) -> None:
+        """Locust's "Reset stats" (or the master's word of it) at `at` (epoch s, this
+        process's clock): the summary counts calls sent from then on; earlier ones, in flight
+        too, stay in the time series and in `--llm-requests` rows."""
+        self.reset_at = at
+        self.book.reset_stats(at)
 
     def sending(self, started_at: float) -> None:
         """A call goes out; `started_at` (epoch s) is its record's `started_at`."""
@@ -132,6 +143,7 @@ class LLMRun:
         self.warmup = Warmup(*self.settings.warmup)
         self.warmup.start(self.started_wall)
         self.stopped_perf = None
+        self.reset_at = 0.0
         self.interrupted = False
         self.users.clear()
         self.stages = scenario_stages(self.settings.scenario)
@@ -179,9 +191,9 @@ class LLMRun:
         """This sending process's `tokenizer` summary object (None on a master)."""
         return tokenizer_summary(self.token_fit, self.dataset)
 
-    def conversations(self) -> list[list[dict[str, str]]] | None:
-        """The dataset's prompts selected by real counts, if any (else the scenario's)."""
-        return self.dataset.selection.conversations if self.dataset is not None else None
+    def dialogues(self) -> list[Dialogue] | None:
+        """The dataset's conversations selected by real counts, if any (else the scenario's)."""
+        return self.dataset.selection.dialogues if self.dataset is not None else None
 
     def note_users(self, window: int | None = None) -> None:
         """The users running now, for time-series `window` (the current one by default)."""

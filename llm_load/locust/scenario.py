@@ -55,7 +55,6 @@ class ScenarioUser(LLMUser):
         self.conversation = (
             None if scenario is None else Conversation(_sampler(environment, scenario))
         )
-        self._keep_reply = scenario is not None and scenario.multi_turn is not None
         self._trace_entry: TraceEntry | None = None  # the traced request of the last arrival
 
     def on_start(self) -> None:
@@ -87,10 +86,12 @@ class ScenarioUser(LLMUser):
             scheduled_at=at,
             input_tokens=request.input_tokens,
             api=self.llm.settings.api_of(request.model),
+            turn=request.turn,
         )
-        # Only multi-turn needs the reply text (the next turn's history).
-        reply = self.last_response if record.ok and self._keep_reply else None
-        self.conversation.reply(reply.content if reply is not None else None)
+        # Only a history of the model's own replies needs the reply text.
+        conversation, ok = self.conversation, record.ok
+        reply = self.last_response if ok and conversation.needs_reply else None
+        conversation.reply((reply.content if reply is not None else "") if ok else None)
 
     def _arrival(self) -> float | None:
         """Open loop: claim the next arrival and sleep until it is due (None: closed loop)."""
@@ -135,7 +136,7 @@ def _sampler(environment: Any, scenario: Scenario) -> Sampler:
     seq = environment.__dict__.setdefault(_SEQ, itertools.count())
     run = llm_run(environment)
     seed = f"{scenario.seed}:{worker}:{next(seq)}"
-    return Sampler(scenario, seed=seed, fit=run.token_fit, conversations=run.conversations())
+    return Sampler(scenario, seed=seed, fit=run.token_fit, dialogues=run.dialogues())
 
 
 def shape_tick(

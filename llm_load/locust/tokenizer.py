@@ -193,7 +193,7 @@ def count_dataset(settings: Settings, model: str) -> CountedDataset | None:
         log.error("--tokenizer %s: dataset filters stay estimates: %s", settings.tokenizer, error)
         return None
     counted = CountedDataset(selection, name, calls[0])
-    if not selection.conversations:
+    if not selection.dialogues:
         log.error(
             "no dataset entry passes the filters by %s: the estimated selection is sent", name
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from locust import FastHttpUser, task
 from locust.exception import CatchResponseError
+from locust.user.task import LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 import socket
 import ssl
@@ -138,6 +139,18 @@ class LLMUser(FastHttpUser):
         self._wire = Wire(self.llm.reactor, self._header_wait_s)  # handed to its connections
         use_wire(self.client, self._wire)
 
+    def stop(self, force: bool = False) -> bool:
+        """Locust's stop, except that a user stopped between two requests is marked stopping
+        before the kill: its own wake-up (queued before the kill when it waits 0 s, back to
+        back) then ends the wait with `StopUser` instead of sending a request that the kill
+        would land in and cancel (often before it reached the server). A longer wait is
+        still cut by the kill."""
+        if self._state == LOCUST_STATE_WAITING:
+            self._state = LOCUST_STATE_STOPPING
+            self.group.killone(self.greenlet)
+            return True
+        return super().stop(force)
+
     def _route(self, protocol: WireProtocol) -> tuple[str, dict[str, str]]:
         """The URL and headers of `protocol`'s calls (its auth headers, then --header's)."""
         settings = self.llm.settings
@@ -174,6 +187,7 @@ class LLMUser(FastHttpUser):
         scheduled_at: float | None = None,
         input_tokens: int | None = None,
         api: str | None = None,
+        turn: int | None = None,
     ) -> RequestRecord:
         """Send one chat completion, record it, and return its record.
 
@@ -183,7 +197,8 @@ class LLMUser(FastHttpUser):
         `scheduled_at` (an open loop's intended send time, perf_counter s) is where latencies
         start when it is past. `input_tokens`: the prompt tokens asked for (recorded against
         what usage reports). `api` sends it with another row of the protocol table (a
-        scenario model's `api:`) than the user's `protocol`.
+        scenario model's `api:`) than the user's `protocol`. `turn`: the 1-based turn of a
+        multi-turn conversation (recorded per request and in the summary's `by_turn`).
         The accumulated response stays available as `self.last_response`."""
         s = self.llm.settings
         self._use(PROTOCOLS[api] if api else self.protocol)
@@ -199,6 +214,7 @@ class LLMUser(FastHttpUser):
             extra=extra,
             input_tokens=input_tokens,
             batch=s.batch,
+            turn=turn,
         )
         return self._call(call, name or f"{self._active.name} {call.model}", grade, scheduled_at)
 
@@ -354,6 +370,7 @@ class LLMUser(FastHttpUser):
             tool_grade=tool_grade,
             prompt_chars=sum(len(str(m.get("content") or "")) for m in call.messages),
             requested_input_tokens=call.input_tokens,
+            turn=call.turn,
         )
         message = record.error_message
         if message:  # a server that echoes the key (or a secret header) back

@@ -6,8 +6,9 @@ row per model plus "all models") and "LLM errors" (kind, count, example). Their 
 Locust's own polling: an `after_request` hook adds them as `extended_stats` to
 `/stats/requests`. The columns are the metric catalogue's `WEB_COLUMNS`
 (`llm_load.core.metrics.catalogue`); the numbers are `run.summary()`, the same as
-summary.json: the whole run since test start (Locust's "Reset stats" does not reset
-them). `GET /llm/summary` returns that summary as JSON, `?download=1` as the file
+summary.json: the whole run since test start, or since Locust's "Reset stats", which resets
+them too (on every worker as well; the time series is kept, see `LLMRun.reset_stats`).
+`GET /llm/summary` returns that summary as JSON, `?download=1` as the file
 `llm-summary.json`. Latencies are in ms, rates per second. The summary's settings are
 redacted already; every payload sent from here is also scrubbed of the raw API key, in case
 a server echoed it in an error message.

@@ -52,6 +52,8 @@ def server_stats(summary: dict[str, Any]) -> dict[str, Any]:
     row["samples"] = server.get("samples", 0)
     row["scrape_errors"] = (server.get("scrape_errors") or {}).get("count", 0)
     p50 = (server.get("ttft_split") or {}).get("p50") or {}
-    parts = (_num(p50.get(k), 1) for k in ("client_ms", "server_ms", "outside_ms"))
-    row["ttft_split"] = " / ".join(str(p) for p in parts) if p50 else "-"
+    parts = [str(_num(p50.get(k), 1)) for k in ("client_ms", "server_ms", "outside_ms")]
+    if "outside_max_ms" in p50:  # the server's side known as a histogram bucket only
+        parts[2] += f"–{_num(p50['outside_max_ms'], 1)}"
+    row["ttft_split"] = " / ".join(parts) if p50 else "-"
     return {"key": SERVER_TAB, "data": [row]}

@@ -6,6 +6,10 @@ the workers hear of it, and stops listening 0.5 s later: `stop_users` sends ever
 that has not yet sent its final report `STOP_USERS` and waits for that report, so a run's
 last requests fall inside it and none is lost. `knows` tells this master's workers from the
 orphans of a killed master, which keep reporting to whoever listens on the port.
+A web UI "Reset stats" goes to every worker as `RESET_STATS` with a running number the
+worker echoes in each report (`llm_load_resets`): a report with a smaller number than the
+master last sent that worker was made before it heard of the reset (it crossed the message),
+so `stale` tells the master to keep only its time series.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import time
 
 import gevent
 
-__all__ = ["STOP_USERS", "Workers"]
+__all__ = ["RESET_STATS", "STOP_USERS", "Workers"]
 
 log = logging.getLogger("llm_load")
 STOP_USERS = "llm_load_stop_users"
+RESET_STATS = "llm_load_reset_stats"
 FINAL_REPORT_TIMEOUT_S = 10.0  # beyond --stop-timeout, for workers to stop and report
 
 
@@ -31,11 +36,24 @@ class Workers:
         self.seen: set[str] = set()  # ever connected to this master
         self.lost: set[str] = set()  # stopped sending heartbeats during this test
         self.reported: set[str] = set()  # final report of this test received
+        self.resets = 0  # "Reset stats" messages sent (a running number, never reset)
+        self.expected: dict[str, int] = {}  # client id -> the last number sent to it
 
     def reset(self) -> None:
         """A new test starts: nobody lost, nobody reported yet."""
         self.lost.clear()
         self.reported.clear()
+
+    def reset_stats(self, runner: MasterRunner) -> None:
+        """Tell every worker to reset its LLM numbers (see the module doc)."""
+        self.resets += 1
+        for client in runner.clients.all:
+            self.expected[client.id] = self.resets
+            runner.send_message(RESET_STATS, {"resets": self.resets}, client_id=client.id)
+
+    def stale(self, client_id: str, resets: int) -> bool:
+        """Whether a report echoing `resets` was made before the worker's last reset."""
+        return resets < self.expected.get(client_id, 0)
 
     def knows(self, runner: MasterRunner, client_id: str) -> bool:
         return client_id in self.seen or client_id in runner.clients

@@ -29,7 +29,7 @@ from llm_load.mock.reasoning import add_reasoning, reasoning_message, with_reaso
 from llm_load.mock.replies import Delayed, Stream
 from llm_load.mock.slots import Slots
 from llm_load.mock.tools import ToolResponder
-from llm_load.mock.truth import TruthRecord, TruthStore
+from llm_load.mock.truth import TruthRecord, TruthStore, history_digests
 
 if TYPE_CHECKING:
     from llm_load.mock.server import MockProtocol, Request
@@ -209,6 +209,7 @@ class ChatCompletions:
         record.model = model.name
         record.prompt_chars = prompt_chars(data.get("messages"))
         record.messages = len(data["messages"])
+        record.history = history_digests(data["messages"])
         if self.prefix_cache is not None:
             record.cached_tokens = self.prefix_cache.serve(prompt_text(data["messages"]))
         blocked = self.config.block_prompt

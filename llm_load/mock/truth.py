@@ -9,13 +9,27 @@ to known tool cases by injected kind (``"correct"`` included), requests with too
 no case, and ``tool`` messages received (and those answering no call id the mock issued). Each
 record's ``fault`` is the injected fault the mock carried out (``http_<status>``, ``dropped``,
 ``stalled``, or None), and ``faults`` counts them by kind since the last reset, beyond the cap.
+A chat request's ``history`` (shown with ``detail``) is the role and CRC-32 of each message's
+text, in order: what a multi-turn conversation resent, checkable without storing prompts.
 """
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from collections import deque
 from typing import Any
+
+from llm_load.mock.prefix_cache import prompt_text
+
+
+def history_digests(messages: list[Any]) -> tuple[tuple[str, int], ...]:
+    """(role, CRC-32 of the UTF-8 text) of each message (see the module doc)."""
+    return tuple(
+        (str(m.get("role")), zlib.crc32(prompt_text([m]).encode()))
+        for m in messages
+        if isinstance(m, dict)
+    )
 
 
 class TruthRecord:
@@ -27,6 +41,7 @@ class TruthRecord:
         "completed",
         "end_at",
         "fault",
+        "history",
         "id",
         "inputs",
         "messages",
@@ -61,6 +76,7 @@ class TruthRecord:
         self.tool_case = ""  # id of that case
         self.cached_tokens: int | None = None  # prompt tokens from the prefix cache (if on)
         self.reasoning_tokens = 0  # of `tokens`, those that were reasoning (--reasoning-tokens)
+        self.history: tuple[tuple[str, int], ...] = ()  # (role, crc32) per chat message
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         """JSON-ready view; ``detail`` adds ``token_offsets_ms``."""
@@ -94,6 +110,7 @@ class TruthRecord:
             out["reasoning_tokens"] = self.reasoning_tokens
         if detail:
             out["token_offsets_ms"] = [(t - t0) * 1e3 for t in offsets]
+            out["history"] = [{"role": role, "crc32": crc} for role, crc in self.history]
         return out
 
 

@@ -11,10 +11,11 @@ sum. Names (semantic conventions for GenAI client metrics, status "development")
 - `gen_ai.client.operation.time_to_first_chunk` (s): our TTFT;
 - `gen_ai.client.operation.time_per_output_chunk` (s): our ITL, the gap between chunks;
 - `gen_ai.client.operation.duration` (s): E2E of successful calls;
-- `llm_load.client.time_per_output_token` (s), and counters `llm_load.client.requests`,
-  `.failures`, `.cancelled`, `.good_requests` (with an SLO), `.tokens` (with
-  `gen_ai.token.type` input/output), `.tool_calls` (`llm_load.tool.grade`), `.errors`
-  (`error.type`, all models).
+- `llm_load.client.time_per_output_token` and `.time_to_first_output` (s, the first answer
+  token after any reasoning), and counters `llm_load.client.requests`, `.failures`,
+  `.cancelled`, `.good_requests` (with an SLO), `.tokens` (with `gen_ai.token.type`
+  input/output), `.cached_tokens`, `.reasoning_tokens`, `.tool_calls`
+  (`llm_load.tool.grade`), `.errors` (`error.type`, all models).
 `gen_ai.client.token.usage` is a histogram of tokens per request; the book keeps token totals
 only, so they go to the `llm_load.client.tokens` counter instead.
 """
@@ -37,6 +38,7 @@ HISTOGRAMS = (
     ("itl_ms", "gen_ai.client.operation.time_per_output_chunk", "Time between output chunks"),
     ("e2e_ms", "gen_ai.client.operation.duration", "Duration of successful calls"),
     ("tpot_ms", "llm_load.client.time_per_output_token", "Time per token after the first"),
+    ("ttfo_ms", "llm_load.client.time_to_first_output", "Time to first answer token"),
 )
 # (book counter, instrument name, extra attributes, description)
 COUNTERS: tuple[tuple[str, str, dict[str, str], str], ...] = (
@@ -45,6 +47,8 @@ COUNTERS: tuple[tuple[str, str, dict[str, str], str], ...] = (
     ("cancelled", "llm_load.client.cancelled", {}, "Calls cut off by the test's stop"),
     ("input_tokens", "llm_load.client.tokens", {"gen_ai.token.type": "input"}, "Tokens"),
     ("output_tokens", "llm_load.client.tokens", {"gen_ai.token.type": "output"}, "Tokens"),
+    ("cached_tokens", "llm_load.client.cached_tokens", {}, "Prompt tokens served from cache"),
+    ("reasoning_tokens", "llm_load.client.reasoning_tokens", {}, "Reasoning tokens"),
     ("good", "llm_load.client.good_requests", {}, "Successful calls meeting the SLO"),
 )
 

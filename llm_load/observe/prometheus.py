@@ -1,9 +1,10 @@
 """A run's `MetricsBook` as Prometheus metric families, built fresh at each scrape.
 
 `families(snapshot)` turns the merged book (the same one summary.json is built from) into
-`prometheus_client` families: histograms `llm_load_{ttft,itl,tpot,e2e}_seconds`, counters of
-requests, failures, cancelled calls, input/output tokens, goodput (good requests and their
-output tokens, when the run has an SLO), tool calls by grade and errors by kind, and gauges
+`prometheus_client` families: histograms `llm_load_{ttft,itl,tpot,e2e,ttfo}_seconds`,
+counters of requests, failures, cancelled calls, input/output/cached/reasoning tokens, goodput
+(good requests and their output tokens, when the run has an SLO), tool calls by grade and
+errors by kind, and gauges
 of users and in-flight requests. Per-model series carry the label `model`; errors by kind and
 the gauges are run-wide. Nothing is kept between scrapes: memory is the book's (constant per
 model) plus one scrape's output.
@@ -46,6 +47,7 @@ HISTOGRAMS = (
     ("itl_ms", "itl_seconds", "Inter-token latency: gap between streamed token chunks"),
     ("tpot_ms", "tpot_seconds", "Time per output token after the first, per request"),
     ("e2e_ms", "e2e_seconds", "Whole request latency of successful requests"),
+    ("ttfo_ms", "ttfo_seconds", "Time to the first output (answer) token, after any reasoning"),
 )
 # (book counter, Prometheus name without _total, help)
 COUNTERS = (
@@ -54,6 +56,8 @@ COUNTERS = (
     ("cancelled", "cancelled", "Requests cut off because the test stopped"),
     ("input_tokens", "input_tokens", "Prompt tokens sent"),
     ("output_tokens", "output_tokens", "Output tokens received"),
+    ("cached_tokens", "cached_tokens", "Prompt tokens the server said came from its cache"),
+    ("reasoning_tokens", "reasoning_tokens", "Reasoning tokens received (in output_tokens)"),
 )
 GOODPUT = (
     ("good", "good_requests", "Successful requests that met the run's SLO"),

@@ -1,12 +1,14 @@
 """The HTML report's chart data, computed from a summary: one JSON-ready dict per chart.
 
 Each chart is `{"id", "title", "kind", "x", "x_label", "series", "marks"}` where `kind` is
-`time` (x = seconds since the test started), `saturation` (x = active users) or
+`time` (x = seconds since the test started), `saturation` (x = active users, drawn with
+fixed axis widths so that every chart against users lines up under the first) or
 `percentiles` (x = 0..4 for `x_ticks` p50 p90 p95 p99 max); each series is
-`{"label", "values", "scale", "unit", "style"}` with `scale` `y` (left axis) or `y2`
-(right axis), `style` `line`, `points` or `line+points`, and `values` aligned with `x`
-(null = no data). `marks` are stage boundaries `{"x", "label"}`. The page's script draws
-them with uPlot; tests read the same data from the page. Nothing here needs a browser.
+`{"label", "values", "scale", "unit", "style"}` (optionally a fixed `color`) with `scale`
+`y` (left axis) or `y2` (right axis), `style` `line`, `points` or `line+points`, and
+`values` aligned with `x` (null = no data). `marks` are stage boundaries `{"x", "label"}`.
+The page's script draws them with uPlot; tests read the same data from the page. Nothing
+here needs a browser.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ from typing import Any
 
 from llm_load.report.rows import model_rows
 
-__all__ = ["PERCENTILE_TICKS", "chart_data", "saturation_levels", "saturation_note"]
+__all__ = [
+    "PERCENTILE_TICKS",
+    "TTFT_COLOR",
+    "chart_data",
+    "saturation_levels",
+    "saturation_note",
+    "saturation_points",
+]
 
 PERCENTILE_TICKS = ("p50", "p90", "p95", "p99", "max")
 _DISTRIBUTIONS = (("ttft_ms", "TTFT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E"))
+TTFT_COLOR = "#2ca02c"
 
 
 def _num(value: Any) -> float | None:
@@ -130,14 +140,21 @@ def saturation_levels(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return levels
 
 
-def _saturation_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Output tok/s and TTFT p99 vs active users: every interval as a point, plus a line
-    through the median of each user level; None with fewer than two user counts."""
+def saturation_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points with a user count, by users then time: the x order of every chart against
+    active users (so charts drawn on it line up); [] with fewer than two user counts."""
     usable = sorted(
         (p for p in points if _num(p.get("users")) is not None),
         key=lambda p: (p["users"], p["t_s"]),
     )
-    if len({p["users"] for p in usable}) < 2:
+    return usable if len({p["users"] for p in usable}) >= 2 else []
+
+
+def _saturation_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Output tok/s and TTFT p99 vs active users: every interval as a point, plus a line
+    through the median of each user level; None with fewer than two user counts."""
+    usable = saturation_points(points)
+    if not usable:
         return None  # one user count: nothing to compare
     x = [float(p["users"]) for p in usable]
     medians: list[float | None] = [None] * len(usable)
@@ -151,6 +168,7 @@ def _saturation_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
         _series("median output tok/s per user count", medians, "tok/s"),
         _series("TTFT p99", [_pct(p, "ttft_ms", "p99") for p in usable], "ms", "y2", "points"),
     ]  # fmt: skip
+    series[2]["color"] = TTFT_COLOR  # the same in the server's chart against users
     title = "Saturation: output tokens/s and TTFT p99 vs active users"
     return _chart("saturation", title, "saturation", x, "active users", series)
 

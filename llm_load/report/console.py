@@ -2,7 +2,7 @@
 
 Readable in 100 columns; plain text (no colour codes) when stdout is not a terminal, as
 in CI logs. Latencies in ms, rates per second. With an SLO, a goodput line follows the
-table.
+table; multi-turn conversations add one line per turn (prompt and cached tokens, TTFT).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     if summary.get("interrupted"):
         console.print("interrupted (Ctrl-C / SIGTERM): the numbers cover the run until then")
     print_tool_calls(summary, console)
+    for line in turn_lines(summary):
+        console.print(line, markup=False)
     for line in server_lines(summary):  # server-metrics hook
         console.print(line, markup=False)
     if summary.get("workers_lost"):
@@ -83,6 +85,20 @@ def _goodput_lines(summary: dict[str, Any]) -> list[str]:
     if len(models) > 1:
         parts = [f"{name} {_share(m['goodput'])}" for name, m in models.items() if "goodput" in m]
         lines.append("goodput by model: " + ", ".join(parts))
+    return lines
+
+
+def turn_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per conversation turn (summary's `by_turn`); [] without multi-turn."""
+    lines = []
+    for turn, t in summary.get("by_turn", {}).items():
+        cached = t.get("cached_tokens_mean")
+        cache = f" ({cached:,.0f} cached)" if cached is not None else ""
+        ttft = t["ttft_ms"]
+        lines.append(
+            f"turn {turn}: {t['requests']:,} requests, prompt {t['input_tokens_mean']:,.0f} "
+            f"tokens{cache}, TTFT p50/p99 {fmt_ms(ttft.get('p50'))}/{fmt_ms(ttft.get('p99'))} ms"
+        )
     return lines
 
 

@@ -2,7 +2,8 @@
 
 One file that opens with no network: uPlot's JS and CSS (vendored in `report/vendor/`) and
 our own script and style (`report/assets/`) are inlined. Sections: the headline table per
-model, the saturation curve (output tokens/s and TTFT p99 vs active users), throughput,
+model, the saturation curve (output tokens/s and TTFT p99 vs active users) with the
+server's queue vs users right under it, the server panel (`--server-metrics`), throughput,
 latency, users and failures over time with stages marked, latency percentiles, errors with
 the server's own messages, tool-call accuracy, thresholds, stages and run settings. Charts
 need a `timeseries` (newer summaries); everything else renders from any `llm-load/summary/v1`
@@ -32,7 +33,8 @@ from llm_load.report.rows import (
     stat,
     tool_calls,
 )
-from llm_load.report.server import server_charts, server_note, server_tables
+from llm_load.report.server import server_note, server_tables
+from llm_load.report.server_charts import server_charts
 
 __all__ = ["Raw", "badge", "html_page", "html_table", "json_script", "render_html"]
 
@@ -238,25 +240,37 @@ _ONE_LEVEL = (
 )
 
 
+def _note(text: str | None) -> str:
+    return f'<p class="note">{escape(text)}</p>\n' if text else ""
+
+
 def _charts_sections(summary: dict[str, Any], charts: list[dict[str, Any]]) -> str:
+    """Saturation, then the server panel right under it, then the charts over time."""
+    beside = any(c["id"] == "server-users" for c in charts)  # the reading goes by its chart
+    server = _server_section(summary, charts, reading=not beside)
     if not any(c["kind"] == "time" for c in charts):
-        return _section("Over time", f'<p class="muted">{_NO_SERIES}</p>\n', "over-time")
+        over_time = f'<p class="muted">{_NO_SERIES}</p>\n'
+        return server + _section("Over time", over_time, "over-time")
     if any(c["kind"] == "saturation" for c in charts):
-        note = saturation_note(summary)
-        content = f'<p class="note">{escape(note)}</p>\n' if note else ""
+        content = _note(saturation_note(summary)) + (_note(server_note(summary)) if beside else "")
         content += _chart_divs(charts, ("saturation",))
     else:
         content = f'<p class="muted">{_ONE_LEVEL}</p>\n'
-    out = _section("Saturation", content, "saturation")
+    out = _section("Saturation", content, "saturation") + server
     return out + _section("Over time", _chart_divs(charts, ("time",)), "over-time")
 
 
-def _server_section(summary: dict[str, Any], charts: list[dict[str, Any]]) -> str:
+def _server_section(
+    summary: dict[str, Any], charts: list[dict[str, Any]], reading: bool = True
+) -> str:
     """The server's own account (`--server-metrics`, per-request timings), if any."""
-    if not summary.get("server"):
+    server = summary.get("server")
+    if not server:
         return ""
-    note = server_note(summary)
-    content = f'<p class="note">{escape(note)}</p>\n' if note else ""
+    errors = (server.get("scrape_errors") or {}).get("count", 0)
+    facts = f"{server.get('family')} at {server.get('url')}: {server.get('samples', 0)} scrapes"
+    content = f'<p class="muted">{escape(facts)}{f", {errors} failed" if errors else ""}.</p>\n'
+    content += _note(server_note(summary)) if reading else ""
     content += _chart_divs(charts, ("server",))
     content += "".join(html_table(headers, rows) for headers, rows in server_tables(summary))
     return _section("Server", content, "server")
@@ -265,12 +279,13 @@ def _server_section(summary: dict[str, Any], charts: list[dict[str, Any]]) -> st
 def render_html(summary: dict[str, Any]) -> str:
     """The whole report page for one summary dict."""
     data = chart_data(summary)
-    data["charts"] += server_charts(summary)  # server-metrics hook
+    charts = data["charts"]  # the server's charts in page order: right after saturation
+    after = sum(c["kind"] == "saturation" for c in charts)
+    charts[after:after] = server_charts(summary)  # server-metrics hook
     body = _header(summary) + _section("Per model", _headline(summary), "models")
     if summary.get("capacity"):
         body += _section("Capacity", capacity_section(summary["capacity"]), "capacity")
-    body += _charts_sections(summary, data["charts"])
-    body += _server_section(summary, data["charts"])  # server-metrics hook
+    body += _charts_sections(summary, charts)
     latency = _chart_divs(data["charts"], ("percentiles",)) + _percentiles(summary)
     body += _section("Latency distributions", latency, "latency")
     body += _section("Errors", _errors(summary), "errors")

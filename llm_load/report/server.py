@@ -1,4 +1,4 @@
-"""The server's own account in reports: console lines, a one-line reading, tables and charts.
+"""The server's own account in reports: console lines, a one-line reading and tables.
 
 All from a summary's `server` block and the `server` block of each time-series point
 (`llm_load.core.server`); a summary without them gives nothing. The reading says from which
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_load.core.server.families import FAMILIES
 from llm_load.core.server.summary import split_line
 
-__all__ = ["server_charts", "server_lines", "server_note", "server_tables"]
+__all__ = ["server_lines", "server_note", "server_points", "server_tables"]
 
 SERIES_LABELS = {
     "running": "requests running",
@@ -23,6 +24,7 @@ SERIES_LABELS = {
     "prompt_tokens_per_s": "prompt tokens/s",
     "preemptions": "preemptions per interval",
 }
+WAITING_NAMES = {f.name: f.gauges["waiting"][0] for f in FAMILIES}  # family: its gauge
 HISTOGRAM_LABELS = {"ttft_ms": "TTFT", "itl_ms": "ITL", "e2e_ms": "E2E", "queue_ms": "queue time"}
 
 
@@ -59,33 +61,78 @@ def server_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _points(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def server_points(summary: dict[str, Any]) -> list[dict[str, Any]]:
     points = (summary.get("timeseries") or {}).get("points") or []
     return [p for p in points if isinstance(p.get("server"), dict)]
 
 
+def _waiting(point: dict[str, Any]) -> float:
+    value = point["server"].get("waiting")
+    return value if isinstance(value, int | float) else 0
+
+
+def _queue_onset(points: list[dict[str, Any]], family: str) -> str:
+    """Where requests start to wait: the lowest user count held for more than one interval
+    at which most intervals had waiting > 0 (a stray blip at a lower count, or a count passed
+    through while users start or stop, does not count), else in how many intervals and from
+    when."""
+    queued = [p for p in points if _waiting(p) > 0]
+    if not queued:
+        return "requests never queued on the server (waiting stayed 0)"
+    name = WAITING_NAMES.get(family)
+    what = f"(waiting > 0, up to {max(map(_waiting, queued)):g}{f': {name}' if name else ''})"
+    levels: dict[float, list[bool]] = {}
+    for p in points:
+        if isinstance(users := p.get("users"), int | float):
+            levels.setdefault(users, []).append(_waiting(p) > 0)
+    onset = next(
+        (
+            u
+            for u, flags in sorted(levels.items())
+            if len(flags) > 1 and 2 * sum(flags) > len(flags)
+        ),
+        None,
+    )
+    if onset is not None:
+        return f"from {onset:g} users requests queue on the server {what}"
+    first, users = queued[0], queued[0].get("users")
+    at = f"{first['t_s']:g} s" + (f", {users:g} users" if isinstance(users, int | float) else "")
+    return (
+        f"requests queue on the server {what} in {len(queued)} of {len(points)} intervals, "
+        f"first at {at}"
+    )
+
+
 def server_note(summary: dict[str, Any]) -> str | None:
     """One reading of the server panel, or None without per-point server data."""
-    points = _points(summary)
+    points = server_points(summary)
     if not points:
         return None
-    queued = [p for p in points if (p["server"].get("waiting") or 0) > 0]
-    parts = []
-    if queued:
-        users = queued[0].get("users")
-        where = f"from {users} users" if users is not None else f"from {queued[0]['t_s']:g} s"
-        parts.append(f"{where} requests queue on the server (waiting > 0)")
-    else:
-        parts.append("requests never queued on the server (waiting stayed 0)")
+    parts = [_queue_onset(points, (summary.get("server") or {}).get("family", ""))]
     kv = [p["server"]["kv_cache_usage"] for p in points if "kv_cache_usage" in p["server"]]
     if kv:
         parts.append(f"KV-cache use reaches {max(kv) * 100:.2f} %")
     note = "; ".join(parts)
-    calm = _median_p99([p for p in points if p not in queued])
-    busy = _median_p99(queued)
+    calm = _median_p99(_free_of_queue(points, summary))
+    busy = _median_p99([p for p in points if _waiting(p) > 0])
     if calm is not None and busy is not None:
         note += f"; TTFT p99 {calm:,.0f} ms without a queue, {busy:,.0f} ms with one"
     return note + "."
+
+
+def _free_of_queue(points: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Intervals whose finished requests met no queue: no scrape showed one from the
+    earliest start of those requests (the interval's start minus its E2E p99) to its end.
+    A request finishing just after the queue drained waited in it."""
+    interval = float((summary.get("timeseries") or {}).get("interval_s") or 1.0)
+    queued_at = [p["t_s"] for p in points if _waiting(p) > 0]
+    free = []
+    for p in points:
+        e2e = (p.get("e2e_ms") or {}).get("p99")
+        since = p["t_s"] - interval - (e2e / 1000 if isinstance(e2e, int | float) else 0.0)
+        if not any(since <= t <= p["t_s"] for t in queued_at):
+            free.append(p)
+    return free
 
 
 def _median_p99(points: list[dict[str, Any]]) -> float | None:
@@ -119,45 +166,18 @@ def server_tables(summary: dict[str, Any]) -> list[tuple[list[str], list[list[st
         ),
     ]  # fmt: skip
     if split:
-        rows = [[stat, *(_fmt(split[stat][k]) for k in ("client_ms", "server_ms", "outside_ms"))]
-                for stat in ("p50", "p99")]  # fmt: skip
+        rows = [
+            [stat, _fmt(row["client_ms"]), _fmt(row["server_ms"]), _outside(row)]
+            for stat in ("mean", "p50", "p99")
+            if (row := split.get(stat)) is not None
+        ]
         tables.append(([f"TTFT split ({split['source']})", "client", "server", "outside"], rows))
     return [(headers, rows) for headers, rows in tables if rows]
 
 
-def _line(label: str, values: list[Any], unit: str) -> dict[str, Any]:
-    return {"label": label, "values": values, "scale": "y", "unit": unit, "style": "line"}
-
-
-def server_charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Charts of kind `server` over time (the report's chart shape), with the stage lines."""
-    points = _points(summary)
-    if not points:
-        return []
-    x = [float(p["t_s"]) for p in points]
-    stages = summary.get("stages") or []
-    marks = [{"x": s["start_s"], "label": str(s.get("label", ""))} for s in stages]
-
-    def col(key: str, stat: str | None = None) -> list[Any]:
-        values = [p["server"].get(key) for p in points]
-        return [v.get(stat) if isinstance(v, dict) else None for v in values] if stat else values
-
-    client_p99 = [(p.get("ttft_ms") or {}).get("p99") for p in points]
-    groups = (
-        ("server-queue", "Server: requests running and waiting",
-         [_line("running", col("running"), "requests"),
-          _line("waiting", col("waiting"), "requests")]),
-        ("server-cache", "Server: KV-cache use and prefix-cache hit rate",
-         [_line("KV-cache use", col("kv_cache_usage"), "0-1"),
-          _line("prefix-cache hit rate", col("prefix_cache_hit_rate"), "0-1")]),
-        ("server-ttft", "TTFT p99: client vs the server's histogram",
-         [_line("client TTFT p99", client_p99, "ms"),
-          _line("server TTFT p99", col("ttft_ms", "p99"), "ms")]),
-    )  # fmt: skip
-    charts = []
-    for cid, title, group in groups:
-        present = [s for s in group if any(v is not None for v in s["values"])]
-        if present and (cid != "server-ttft" or len(present) == 2):
-            charts.append({"id": cid, "title": title, "kind": "server", "x": x,
-                           "x_label": "time (s)", "series": present, "marks": marks})  # fmt: skip
-    return charts
+def _outside(row: dict[str, Any]) -> str:
+    """The time outside the server: a value, or a range when the server's side is only
+    known as a histogram bucket."""
+    if "outside_max_ms" in row:
+        return f"{_fmt(row['outside_ms'])}–{_fmt(row['outside_max_ms'])}"
+    return _fmt(row["outside_ms"])

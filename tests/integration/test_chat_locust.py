@@ -220,3 +220,43 @@ def test_a_slow_start_up_does_not_eat_the_run_time(tmp_path, summary_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = load(summary_path)
     assert 1.8 < s["duration_s"] < 4 and s["totals"]["requests"] > 10
+
+
+STOPPED_BETWEEN_REQUESTS = '''
+import gevent
+from llm_load.locust import LLMUser, install
+
+install()
+
+
+class StoppedUser(LLMUser):
+    """Back to back (waits 0 s); its 3rd wait asks Locust to stop it (gracefully, as a `-t`
+    ending with --stop-timeout does, or at once) while it is between two requests."""
+
+    waits = 0
+
+    def wait_time(self):
+        self.waits += 1
+        if self.waits == 3:
+            gevent.spawn(self.stop, force=FORCE)  # runs before this wait's own wake-up
+        return 0
+'''
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_stop_between_requests_cancels_nothing(tmp_path, summary_path, force):
+    """Locust kills a waiting user; with a 0 s wait the user's wake-up was queued before the
+    kill, so it used to send one more request that the kill cancelled (seen on vLLM when a
+    loaded process ran the stop late). Marked stopping first, it sends no other."""
+    locustfile = tmp_path / "stopped.py"
+    locustfile.write_text(STOPPED_BETWEEN_REQUESTS.replace("FORCE", str(force)))
+    with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "4") as mock:
+        proc = run_locust(
+            "-u", "1", "-r", "1", "-t", "4s", "-H", mock.base_url, "--model", "mock-llm",
+            "--stop-timeout", "10", "--llm-json", str(summary_path), locustfile=locustfile,
+        )  # fmt: skip
+        truth = mock.stats()["requests"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    t = load(summary_path)["totals"]
+    assert t["cancelled"] == 0 and t["failures"] == 0
+    assert t["requests"] == len(truth) == 3  # the user stopped after its 3rd request

@@ -1,6 +1,7 @@
 """`llm-load report` for real: HTML reports opened in headless Chromium (no console errors,
-every chart drawn, screenshots in `artifacts/`), a real run against the mock rendered end
-to end, and the console table in a pipe (plain text, 100 columns).
+every chart drawn, screenshots in `artifacts/`), the server's queue lined up under the
+saturation curve, a real run against the mock rendered end to end, and the console table in
+a pipe (plain text, 100 columns).
 
 Chromium is Debian's `/usr/bin/chromium`, driven from the command line as in
 `tests/integration/test_webui.py` (whose helper fails on any console message of the page);
@@ -24,6 +25,7 @@ from tests.integration.test_webui import ARTIFACTS, chromium, needs_chromium
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "summaries"
 MIX, RAMP = FIXTURES / "mix-run.json", FIXTURES / "ramp-report.json"
+LLAMA = FIXTURES / "llamacpp-slots-ramp.json"  # a real 1 -> 6 users ramp, llama.cpp, 2 slots
 TALL = "--window-size=1400,3400"
 
 
@@ -77,6 +79,24 @@ def test_report_with_time_series_renders_every_chart(tmp_path):
     assert "Saturation: output tokens/s and TTFT p99 vs active users" in dom
     assert "Throughput levels off at about 48 users" in dom
     screenshot(tmp_path, page, "report-ramp.png")
+
+
+@needs_chromium
+@pytest.mark.timeout(120)
+def test_the_server_queue_is_drawn_under_the_saturation_curve_on_the_same_axes(tmp_path):
+    """A real llama.cpp ramp (`--server-metrics`): the queue chart against users comes right
+    after the saturation curve, its plot area exactly under the curve's, and the reading
+    names the user count where llama.cpp starts deferring requests."""
+    page = report(tmp_path, LLAMA, name="server.html")
+    ids = chart_ids(page.read_text())
+    assert ids[:4] == ["saturation", "server-users", "server-queue", "server-cache"]
+    dom = rendered(tmp_path, page)
+    assert_every_chart_drawn(dom, ids)
+    reading = "from 3 users requests queue on the server (waiting &gt; 0, up to 4: "
+    assert reading + "llamacpp:requests_deferred); TTFT p99 81 ms without a queue" in dom
+    plots = dict(re.findall(r'id="chart-([\w-]+)".*?class="u-over" style="([^"]+)"', dom, re.S))
+    assert plots["saturation"] == plots["server-users"]  # same left, top, width and height
+    screenshot(tmp_path, page, "report-server.png")
 
 
 @needs_chromium

@@ -29,8 +29,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
 def run(server: RealServer, path: Path, users: int, run_time: str) -> dict:
     # Small replies and patient timeouts: on a busy 2-core machine llama.cpp can drop to a
     # few tokens/s, and a request queued behind both slots sends no byte until it has one.
+    # Exactly 8 tokens: a random-weight model may end a reply at once (an empty response).
     proc = short_run(
-        server.base_url, path, "--server-metrics", "--max-tokens", "8", "--stop-timeout", "300",
+        server.base_url, path, "--server-metrics", "--max-tokens", "8", "--exact-output",
+        "--stop-timeout", "300",
         "--request-timeout", "300", users=users, run_time=run_time,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

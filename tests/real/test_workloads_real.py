@@ -1,5 +1,6 @@
 """Workloads against real servers: token-exact prompts and exact outputs on vLLM and
-llama.cpp (every request's usage says exactly what was asked for), prefix-cache hits on vLLM.
+llama.cpp (every request's usage says exactly what was asked for), prefix-cache hits on vLLM,
+a trace replayed on schedule (one process, and a 60-second one on a master + 2 workers).
 
 Servers come from ../shared/servers/*.sh (found beside the repository or one level up),
 installed into LLM_LOAD_LLAMA_VENV / LLM_LOAD_VLLM_VENV (default: .venv-llama / .venv-vllm in
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +185,96 @@ def test_vllm_replays_a_trace_on_schedule_with_exact_lengths(tmp_path, vllm):
     assert arrivals["sent"] == 60 == len(rows) and drift["exact"] == drift["checked"] == 60
     assert arrivals["schedule_lag_ms"]["p50"] < 20
     assert s["totals"]["prefix_cache"]["hits"] > 0
+
+
+def test_vllm_serves_a_growing_conversation_from_its_prefix_cache(tmp_path, vllm):
+    s, rows = run_scenario(
+        tmp_path,
+        vllm,
+        {"users": 2, "spawn_rate": 2, "run_time": "10s"},
+        prompts={"synthetic": {"input_tokens": {"fixed": 128}}},
+        output={"tokens": {"fixed": 16}, "exact": True},
+        multi_turn={"turns": 3},
+    )
+    by_turn = s["by_turn"]
+    print("vLLM conversation by turn:", json.dumps(by_turn))
+    assert list(by_turn) == ["1", "2", "3"] and by_turn["3"]["requests"] > 0
+    later = [r for r in rows if r["turn"] > 1]
+    # the history resent: at least the first turn's 128 tokens cached (vLLM's CPU build
+    # caches whole blocks of 128 tokens: a 64-token first turn fills none, measured)
+    assert later and all(r["cached_tokens"] >= 128 for r in later)
+    means = [by_turn[t]["cached_tokens_mean"] for t in ("1", "2", "3")]
+    assert means[0] < means[1] < means[2]
+    assert by_turn["1"]["input_tokens_mean"] < by_turn["3"]["input_tokens_mean"]
+
+
+def write_trace(path: Path, seconds: float = 60.0, rate_per_s: float = 1.5) -> Counter:
+    """A seeded Mooncake JSONL trace: Poisson arrivals over `seconds`, small lengths (so a
+    CPU vLLM keeps up); returns its (input, output) lengths."""
+    rng = random.Random(17)
+    lines, t = [], 0.0
+    while t < seconds:
+        entry = {"timestamp": round(t * 1000), "input_length": rng.randint(32, 160)}
+        entry["output_length"] = rng.randint(8, 24)
+        lines.append(json.dumps(entry))
+        t += rng.expovariate(rate_per_s)
+    path.write_text("\n".join(lines) + "\n")
+    entries = map(json.loads, lines)
+    return Counter((e["input_length"], e["output_length"]) for e in entries)
+
+
+@pytest.mark.timeout(300)
+def test_vllm_60s_trace_on_two_workers_keeps_its_schedule(tmp_path, vllm):
+    """A 60-second trace split over a master and 2 workers: every request sent once, within
+    a few ms of its schedule, none dropped, each served (vLLM's own success counter)."""
+    from tests.integration.test_distributed import cluster
+    from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE
+
+    lengths = write_trace(tmp_path / "trace.jsonl")
+    n = lengths.total()
+    data = {
+        "name": "trace-60s",
+        "models": [{"name": vllm.model}],
+        "trace": {"file": "trace.jsonl", "time_scale": 1.0},
+        "output": {"exact": True},
+        "load": {"users": 16, "spawn_rate": 16},
+    }
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary_path, rows = tmp_path / "summary.json", tmp_path / "rows.jsonl"
+    before = vllm_counter(vllm, "vllm:request_success_total")
+    # 70 s: the last request (< 60 s in) must finish before the stop, on a slow busy server
+    master, workers = cluster(
+        vllm.base_url, summary_path, 2, 32, "70s", "--scenario", str(path),
+        "--model", vllm.model, "--llm-requests", str(rows), locustfile=SCENARIO_LOCUSTFILE,
+    )  # fmt: skip
+    try:
+        _, err = master.communicate(timeout=150)
+        for worker in workers:
+            worker.communicate(timeout=30)
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+    assert master.returncode == 0, err[-3000:]
+    served = vllm_counter(vllm, "vllm:request_success_total") - before
+    s = load(summary_path)
+    arrivals, totals, lag = s["arrivals"], s["totals"], s["arrivals"]["schedule_lag_ms"]
+    print(
+        f"\nvLLM 60 s trace, 2 workers: {n} scheduled, sent {arrivals['sent']}, late "
+        f"{arrivals['late']} (> {arrivals['late_ms']} ms), dropped {arrivals['dropped']}; lag ms "
+        f"p50 {lag['p50']:.2f} p90 {lag['p90']:.2f} p99 {lag['p99']:.2f} max {lag['max']:.2f}; "
+        f"requests {totals['requests']}, failures {totals['failures']}, cancelled "
+        f"{totals['cancelled']}; vLLM request_success +{served:.0f}"
+    )
+    assert arrivals["arrival"] == "trace" and s["workers_lost"] == 0
+    assert arrivals["sent"] == arrivals["scheduled"] == n and arrivals["dropped"] == 0
+    assert totals["requests"] == n and totals["failures"] == totals["cancelled"] == 0
+    # the server saw each request once, plus each worker's 2 template probes (--tokenizer)
+    assert served == n + 2 * 2
+    ok = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert len({r["worker"] for r in ok}) == 2  # both workers sent their share
+    assert Counter((r["input_tokens"], r["output_tokens"]) for r in ok) == lengths  # each once
+    # a busy shared 2-core machine with vLLM on it: the median within a few ms, the tail < 250
+    assert lag["p50"] < 10 and lag["p99"] < 250, lag

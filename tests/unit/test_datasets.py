@@ -115,7 +115,7 @@ def test_real_counts_select_other_entries_than_estimates_each_counted_once(tmp_p
 
     picked = select_counted(s.dataset_examples, s.prompts.dataset, count)
     # real counts (BOS taken off): 39 -> 9, 41/42/43 -> 10, 42's reply -> 5
-    assert sorted(len(c[0]["content"]) for c in picked.conversations) == [41, 42, 43]
+    assert sorted(len(d.turns[0][0]) for d in picked.dialogues) == [41, 42, 43]
     assert picked.public() == {"entries": 5, "counted": 5, "kept": 3, "limited": False}
     # the empty text (BOS) once, 5 prompts, and the replies of the 3 prompts in range
     prompts = sorted(len(t) for t in texts if t.startswith("x"))
@@ -129,9 +129,9 @@ def test_counting_stops_at_the_sample_or_the_count_limit(tmp_path):
 
     s = filtered_scenario(tmp_path, sample=1, seed=5)
     one = select_counted(s.dataset_examples, s.prompts.dataset, mock_count)
-    assert len(one.conversations) == 1 and one.counted < 5 and not one.limited
+    assert len(one.dialogues) == 1 and one.counted < 5 and not one.limited
     again = select_counted(s.dataset_examples, s.prompts.dataset, mock_count)
     assert again == one  # seeded
     s = filtered_scenario(tmp_path, count_limit=2)
     few = select_counted(s.dataset_examples, s.prompts.dataset, mock_count)
-    assert few.counted == 2 and few.limited and len(few.conversations) <= 2
+    assert few.counted == 2 and few.limited and len(few.dialogues) <= 2

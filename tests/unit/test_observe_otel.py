@@ -16,7 +16,7 @@ from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.histogram import LogHistogram
 from llm_load.observe.buckets import BOUNDS_S, midpoint_ms
 from llm_load.observe.otel import BookReplay
-from tests.unit.test_observe_prometheus import record
+from tests.unit.test_observe_prometheus import reasoning_record, record
 
 
 def points(reader: InMemoryMetricReader) -> dict:
@@ -64,3 +64,17 @@ def test_replay_is_exact_and_counts_growth_only() -> None:
     book.add(record("a"))
     replay.replay(book, {"server.address": "h"})
     assert points(reader)[("llm_load.client.requests", model)].value == 501
+
+
+def test_time_to_first_output_and_cached_and_reasoning_tokens() -> None:
+    reader = InMemoryMetricReader()
+    replay = BookReplay(MeterProvider(metric_readers=[reader]).get_meter("t"))
+    book = MetricsBook()
+    for i in range(10):
+        book.add(reasoning_record("r", cached=32, reasoning=4, ttfo=200.0 + i))
+    replay.replay(book, {})
+    got = points(reader)
+    model = (("gen_ai.request.model", "r"),)
+    assert got[("llm_load.client.time_to_first_output", model)].count == 10
+    assert got[("llm_load.client.cached_tokens", model)].value == 320
+    assert got[("llm_load.client.reasoning_tokens", model)].value == 40

@@ -4,6 +4,7 @@ to the summary, and text that Prometheus' own parser reads back."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -103,3 +104,25 @@ def test_no_slo_no_goodput_and_unknown_gauges_left_out() -> None:
     names = {name for name, _ in scrape(book, users=None, in_flight=None)}
     assert "llm_load_requests_total" in names
     assert not names & {"llm_load_good_requests_total", "llm_load_users"}
+
+
+def reasoning_record(model: str, cached: int, reasoning: int, ttfo: float):
+    """A call whose usage said `cached` prompt tokens came from the cache and `reasoning` of
+    its output tokens were reasoning; its first answer token came at `ttfo` ms."""
+    return replace(
+        record(model), cached_tokens=cached, reasoning_tokens=reasoning, ttfo_s=ttfo / 1000
+    )
+
+
+def test_time_to_first_output_cached_and_reasoning_tokens_equal_the_summary() -> None:
+    book = MetricsBook()
+    for i in range(20):
+        book.add(reasoning_record("r", cached=16 * (i % 3), reasoning=5, ttfo=100.0 + i))
+    samples = scrape(book)
+    s, label = book.by_model["r"].summary(10.0), (("model", "r"),)
+    assert samples[("llm_load_cached_tokens_total", label)] == s["cached_tokens"] == 16 * 19
+    assert samples[("llm_load_reasoning_tokens_total", label)] == s["reasoning"]["tokens"] == 100
+    assert samples[("llm_load_ttfo_seconds_count", label)] == s["ttfo_ms"]["count"] == 20
+    assert samples[("llm_load_ttfo_seconds_sum", label)] == pytest.approx(
+        sum(range(100, 120)) / 1000
+    )

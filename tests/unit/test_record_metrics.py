@@ -7,6 +7,7 @@ import pytest
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.record import RequestRecord, record_from_stream
+from llm_load.core.metrics.summary import build_summary
 from llm_load.core.wire.chat import ChatStream
 
 
@@ -109,6 +110,9 @@ def test_cancelled_is_not_a_failure():
     assert book.errors == {}
 
 
+RUN = {"started_at": 1_800_000_000, "duration_s": 20.0, "target": "t", "settings": {}}
+
+
 def random_record(rng: random.Random) -> RequestRecord:
     n = rng.randint(0, 20)
     ttft = rng.uniform(0.01, 2)
@@ -130,6 +134,8 @@ def random_record(rng: random.Random) -> RequestRecord:
         error_message="boom" if fail else None,
         cancelled=rng.random() < 0.05,
         requested_input_tokens=rng.choice([None, 50, 50 + rng.randint(-3, 3)]),
+        turn=rng.choice([None, 1, 2, 3]),
+        cached_tokens=rng.choice([None, 0, rng.randint(1, 50)]),
     )
 
 
@@ -166,6 +172,16 @@ def test_merged_worker_books_equal_one_book(workers):
     assert a["input_tokens_drift"]["drift"] and a["input_tokens_drift"]["max_abs_tokens"] > 3
     for hist in ("tool_first_call_ms", "tool_call_ms", "tool_args_tokens_per_s"):
         assert a[hist]["count"] == b[hist]["count"] > 0 and a[hist]["p99"] == b[hist]["p99"]
+    assert a["prefix_cache"] == b["prefix_cache"]
+    turns, merged_turns = (
+        build_summary(whole, **RUN)["by_turn"],
+        build_summary(merged, **RUN)["by_turn"],
+    )
+    assert set(turns) == set(merged_turns) == {"1", "2", "3"}
+    for key, turn in turns.items():  # equal, but for float sums taken in another order
+        other = merged_turns[key]
+        assert other["ttft_ms"].pop("mean") == pytest.approx(turn["ttft_ms"].pop("mean"))
+        assert other == turn and turn["requests"] > 0
     start = 1_800_000_000
     assert whole.series.points(start) == merged.series.points(start)
     assert sum(p["requests"] for p in whole.series.points(start)) == a["requests"]

@@ -19,7 +19,7 @@ from llm_load.core.server import (
     split_line,
     ttft_split,
 )
-from llm_load.core.server.histogram import bucket_delta, quantile
+from llm_load.core.server.histogram import bucket_delta, quantile, quantile_bucket
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "metrics"
 
@@ -103,6 +103,22 @@ def test_quantile_interpolates_inside_its_bucket(buckets, q, expected):
     assert value == (None if expected is None else pytest.approx(expected))
 
 
+@pytest.mark.parametrize(
+    ("buckets", "q", "expected"),
+    [
+        ([(0.1, 0.0), (0.2, 10.0), (float("inf"), 10.0)], 0.5, (0.1, 0.2)),
+        ([(0.1, 10.0), (float("inf"), 10.0)], 0.99, (0.0, 0.1)),
+        ([(0.1, 0.0), (0.2, 0.0), (float("inf"), 4.0)], 0.5, (0.2, 0.2)),
+        ([(0.1, 0.0), (float("inf"), 0.0)], 0.5, None),
+    ],
+)
+def test_quantile_bucket_is_the_bucket_its_value_lies_in(buckets, q, expected):
+    assert quantile_bucket(buckets, q) == expected
+    value = quantile(buckets, q)
+    if expected is not None:
+        assert expected[0] <= value <= expected[1]
+
+
 def test_bucket_delta_is_the_interval():
     old = [(0.1, 2.0), (float("inf"), 3.0)]
     new = [(0.1, 5.0), (float("inf"), 9.0)]
@@ -130,6 +146,15 @@ def test_server_points_land_in_the_timeseries_interval_they_end_in():
     assert points[2]["server"] == {"running": 3}
 
 
+def test_a_scrape_just_after_a_window_ends_closes_that_window():
+    """The sampler scrapes 5 ms after each boundary (plus its round trip): that scrape's
+    deltas cover the window just ended, so it goes with that point, not the next one."""
+    timeseries = {"interval_s": 1.0, "points": [{"t_s": 1.0}, {"t_s": 2.0}, {"t_s": 3.0}]}
+    scrapes = [{"t": 101.02, "waiting": 0}, {"t": 102.09, "waiting": 2}, {"t": 102.6, "waiting": 5}]
+    add_server_points(timeseries, scrapes, 100.0)
+    assert [p["server"]["waiting"] for p in timeseries["points"]] == [0, 2, 5]
+
+
 def test_ttft_split_per_request_beats_the_histogram():
     totals = {
         "ttft_ms": {"count": 10, "p50": 40.0, "p99": 90.0},
@@ -149,6 +174,23 @@ def test_ttft_split_from_histograms_without_timings():
     assert split is not None and split["source"] == "histogram"
     assert split["p99"]["outside_ms"] == pytest.approx(65.0)
     assert ttft_split(totals, {"totals": {}}) is None
+
+
+def test_ttft_split_from_a_histogram_bucket_never_goes_below_zero():
+    """vLLM's TTFT buckets are coarse (40-60 ms): a true 41 ms reads 49.8 ms interpolated,
+    above the client's own 41 ms; the outside time is then 0-1 ms, not -8.8 ms."""
+    totals = {"ttft_ms": {"count": 10, "p50": 41.0, "p99": 120.0, "mean": 52.5}}
+    server = {"totals": {"ttft_ms": {"p50": 49.8, "p50_bucket": [40.0, 60.0], "mean": 44.0,
+                                     "p99": 90.0, "p99_bucket": [80.0, 100.0]}}}  # fmt: skip
+    split = ttft_split(totals, server)
+    # the means are exact on both sides (the histogram's _sum / _count)
+    assert split is not None and split["mean"]["outside_ms"] == 8.5
+    assert split is not None and split["source"] == "histogram"
+    assert split["p50"]["outside_ms"] == 0.0 and split["p50"]["outside_max_ms"] == 1.0
+    assert split["p99"]["outside_ms"] == 20.0 and split["p99"]["outside_max_ms"] == 40.0
+    line = split_line(split)
+    assert line is not None and "outside 0.0–1.0 (server histogram bucket 40–60)" in line
+    assert "mean client 52.5 / server 44.0, outside 8.5" in line
 
 
 @pytest.mark.parametrize(

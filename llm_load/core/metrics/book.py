@@ -14,7 +14,8 @@ the rest counted by grade in `tool_errors` — an HTTP failure is never graded. 
 tokens as `good_output_tokens`): the summary's `goodput`. The book also keeps a
 per-interval `TimeSeries` of the same records.
 Responses carrying the server's own timings also feed `server_ttft_ms`, `server_queue_ms`
-and `outside_ms` (like TTFT: from every call).
+and `outside_ms` (like TTFT: from every call). Calls of multi-turn conversations also feed
+`by_turn` (`core.metrics.turns`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ from llm_load.core.metrics.record import RequestRecord
 from llm_load.core.metrics.slo import SLO
 from llm_load.core.metrics.summary_types import ErrorEntry, Metrics
 from llm_load.core.metrics.timeseries import TimeSeries
+from llm_load.core.metrics.turns import (
+    TurnMetrics,
+    add_turn,
+    merge_turns,
+    turns_from_dict,
+    turns_to_dict,
+)
 from llm_load.core.scenario.arrivals import ArrivalStats
 
 __all__ = ["HISTOGRAMS", "TOOL_HISTOGRAMS", "ErrorStat", "MetricsBook", "ModelMetrics"]
@@ -324,12 +332,19 @@ class MetricsBook:
     slo: SLO | None = None  # the run's SLO (configuration: kept by `reset`, not on the wire)
     warmup_requests: int = 0  # warm-up calls: in the time series only
     warmup_until: float = 0.0  # epoch s when the warm-up ended (the latest of every process)
+    by_turn: dict[int, TurnMetrics] = field(default_factory=dict)  # multi-turn calls
+    # epoch s of this process's last "Reset stats" (0: none); its own mark, not on the wire
+    reset_at: float = 0.0
 
     def add_warmup(self, rec: RequestRecord, until: float) -> None:
         """Account a warm-up call: the time series only."""
         self.series.add(rec, False)
         self.warmup_requests += 1
         self.warmup_until = max(self.warmup_until, until)
+
+    def add_before_reset(self, rec: RequestRecord) -> None:
+        """Account a call sent before the last "Reset stats": the time series only."""
+        self.series.add(rec, self.slo is not None and self.slo.met(rec))
 
     def add_task(self, model: str, task_ms: float) -> None:
         """Account one whole multi-turn tool task (every turn is also a call of its own)."""
@@ -342,6 +357,8 @@ class MetricsBook:
         good = self.slo is not None and self.slo.met(rec)
         model.add(rec, good)
         self.series.add(rec, good)
+        if rec.turn is not None and not rec.cancelled:
+            add_turn(self.by_turn, rec, rec.turn)
         if rec.error_kind is not None and not rec.cancelled:
             stat = self.errors.setdefault(rec.error_kind, ErrorStat())
             stat.count += 1
@@ -356,13 +373,21 @@ class MetricsBook:
         self.arrivals.merge(other.arrivals)
         self.warmup_requests += other.warmup_requests
         self.warmup_until = max(self.warmup_until, other.warmup_until)
+        merge_turns(self.by_turn, other.by_turn)
 
     def reset(self) -> None:
+        self.reset_stats(0.0)
+        self.series.reset()
+
+    def reset_stats(self, at: float) -> None:
+        """Locust's "Reset stats" at `at` (epoch s): forget totals, distributions, errors,
+        arrivals and the warm-up count; keep the time series."""
         self.by_model.clear()
         self.errors.clear()
-        self.series.reset()
         self.arrivals.reset()
         self.warmup_requests, self.warmup_until = 0, 0.0
+        self.by_turn.clear()
+        self.reset_at = at
 
     @property
     def empty(self) -> bool:
@@ -386,6 +411,7 @@ class MetricsBook:
             "series": self.series.to_dict(),
             "arrivals": self.arrivals.to_dict(),
             "warmup": [self.warmup_requests, self.warmup_until],
+            "by_turn": turns_to_dict(self.by_turn),
         }
 
     @classmethod
@@ -399,6 +425,7 @@ class MetricsBook:
             arrivals=ArrivalStats.from_dict(data["arrivals"]),
             warmup_requests=int(data.get("warmup", (0, 0))[0]),
             warmup_until=float(data.get("warmup", (0, 0))[1]),
+            by_turn=turns_from_dict(data.get("by_turn")),
         )
 
     def error_list(self) -> list[ErrorEntry]:

@@ -73,6 +73,7 @@ class RequestRecord:
     ttfo_s: float | None = None  # first answer (content / tool call) token, after reasoning
     reasoning_tokens: int | None = None  # None: no reasoning seen
     reasoning_estimated: bool = False  # counted from reasoning chunks (usage did not say)
+    turn: int | None = None  # 1-based turn of a multi-turn conversation (None: single)
 
     @property
     def ttfo_ms(self) -> float | None:
@@ -182,6 +183,7 @@ def record_from_stream(
     connection_retries: int = 0,
     tool_grade: str | None = None,
     requested_input_tokens: int | None = None,
+    turn: int | None = None,
 ) -> RequestRecord:
     """Build the record of a call; `failure` (kind, message) comes from HTTP or transport."""
     if failure is None and not cancelled:
@@ -216,6 +218,7 @@ def record_from_stream(
         requested_input_tokens=requested_input_tokens,
         cached_tokens=_cached(stream),
         ttfo_s=stream.first_answer_s if streamed else None,
+        turn=turn,
         **_reasoning(stream, streamed),
     )
 

@@ -5,7 +5,8 @@
 `error_message` (at most 300 characters), `ttft_ms`, `e2e_ms`, `itl_ms_mean`, `itl_ms_max`,
 `input_tokens`, `output_tokens`, `usage_estimated`, `finish_reason`, `tool_grade`, and
 `good` (whether the call met the SLO) when the run has one, `requested_input_tokens` when
-the prompt was written to a token count, `cached_tokens` when the server reported them.
+the prompt was written to a token count, `cached_tokens` when the server reported them,
+`turn` (1-based) for a turn of a multi-turn conversation.
 The Locust layer adds `worker` and `stage`. `RowBuffer` holds rows between writes with a
 hard cap: rows beyond it are counted as dropped, never kept, so memory stays bounded.
 """
@@ -47,6 +48,8 @@ def request_row(rec: RequestRecord, slo: SLO | None = None) -> dict[str, Any]:
         row["requested_input_tokens"] = rec.requested_input_tokens
     if rec.cached_tokens is not None:
         row["cached_tokens"] = rec.cached_tokens
+    if rec.turn is not None:
+        row["turn"] = rec.turn
     if slo is not None:
         row["good"] = slo.met(rec)
     return row

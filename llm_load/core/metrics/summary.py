@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from llm_load.core.metrics.book import MetricsBook
 from llm_load.core.metrics.summary_types import Metrics, Stage, Summary, TimeSeries, WorkerReport
+from llm_load.core.metrics.turns import turns_summary
 
 __all__ = [
     "SCHEMA",
@@ -41,12 +42,13 @@ def build_summary(
     stages: list[Stage] | None = None,
 ) -> Summary:
     """The summary dict; `started_at` is epoch seconds, rates are per `duration_s` (after
-    the warm-up, when the book had one: see `warmup`).
+    the warm-up, when the book had one: see `warmup`; after a "Reset stats": `stats_reset`).
 
     `users` maps a time-series window key to the users active then; `stages` are
     `{"index", "start_s", "label"}` in order (the scenario's load stages)."""
-    warm_s = min(duration_s, max(0.0, book.warmup_until - started_at))
-    measured_s = duration_s - warm_s if book.warmup_requests else duration_s
+    warm_s = _after(book.warmup_until, started_at, duration_s)
+    reset_s = _after(book.reset_at, started_at, duration_s) if book.reset_at else 0.0
+    measured_s = duration_s - max(warm_s if book.warmup_requests else 0.0, reset_s)
     summary: Summary = {
         "schema": SCHEMA,
         "started_at": datetime.fromtimestamp(started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -65,13 +67,22 @@ def build_summary(
     }
     if not book.arrivals.empty:
         summary["arrivals"] = cast(Any, book.arrivals.summary(duration_s))
+    if book.by_turn:
+        summary["by_turn"] = turns_summary(book.by_turn)  # multi-turn conversations
     if book.warmup_requests:
         summary["warmup"] = {
             "requests": book.warmup_requests,  # in the time series, not in totals/by_model
             "ended_s": round(warm_s, 3),  # after the start; rates count from there
             "measured_s": round(measured_s, 3),
         }
+    if book.reset_at:
+        summary["stats_reset"] = {"at_s": round(reset_s, 3), "measured_s": round(measured_s, 3)}
     return summary
+
+
+def _after(epoch_s: float, started_at: float, duration_s: float) -> float:
+    """Seconds from the start to `epoch_s`, within the run."""
+    return min(duration_s, max(0.0, epoch_s - started_at))
 
 
 def add_api(metrics: Metrics, api: str, batch: int, duration_s: float) -> None:
@@ -95,7 +106,8 @@ def timeseries(
     """`timeseries` of summary.json: one point per interval, with users and stage. The first
     and last intervals are cut by the run's start and end: their rates are per second of
     the part inside the run, and `t_s` of the last one is the run's end. Intervals that
-    began during the warm-up are marked `warmup: true`."""
+    began during the warm-up are marked `warmup: true`, those that began before a "Reset
+    stats" `before_reset: true` (their calls sent before it are absent from the totals)."""
     series = book.series
     interval = series.interval_s
     points = series.points(started_at)
@@ -111,6 +123,8 @@ def timeseries(
         point["stage"] = stage_index(stages, end - interval)
         if book.warmup_requests and end - interval < book.warmup_until - started_at:
             point["warmup"] = True  # the interval holds warm-up calls (absent from totals)
+        if book.reset_at and end - interval < book.reset_at - started_at:
+            point["before_reset"] = True
         if book.slo is None:
             point.pop("good", None)  # requests that met the SLO: only when the run has one
     return {"interval_s": interval, "points": cast(Any, points)}

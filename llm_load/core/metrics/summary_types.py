@@ -121,6 +121,8 @@ class Point(TypedDict):
     e2e_ms: dict[str, float | None]
     errors: dict[str, int]
     good: NotRequired[int]
+    warmup: NotRequired[bool]  # the interval began during the warm-up
+    before_reset: NotRequired[bool]  # ... before the web UI's "Reset stats"
 
 
 class TimeSeries(TypedDict):
@@ -168,7 +170,9 @@ class Summary(TypedDict):
     arrivals: NotRequired[Arrivals]
     server: NotRequired[dict[str, Any]]  # --server-metrics: the target's own account
     warmup: NotRequired[dict[str, Any]]  # requests left out of totals, and when it ended
+    stats_reset: NotRequired[dict[str, Any]]  # the web UI's "Reset stats": when, measured_s
     tokenizer: NotRequired[dict[str, Any]]  # token counting: source, template overhead, dataset
+    by_turn: NotRequired[dict[str, dict[str, Any]]]  # multi-turn: turn number -> its metrics
 
 
 BookWire = dict[str, Any]  # `MetricsBook.to_dict()`: histograms as sparse bucket counts
@@ -186,6 +190,7 @@ class WorkerReport(TypedDict, total=False):
 
     llm_load: BookWire
     llm_load_rows: ShippedRows
+    llm_load_resets: int  # the master's "Reset stats" messages the worker had received
     llm_load_tokenizer: dict[str, Any]
 
 

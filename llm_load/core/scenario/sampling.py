@@ -4,7 +4,12 @@ Pure and reproducible: every draw comes from one `random.Random(seed)` per user.
 prompts are deterministic word sequences of about the requested input length (~4
 characters per token); a synthetic output length becomes the request's `max_tokens`.
 A `Conversation` yields one `ChatRequest` per turn; with `multi_turn` it carries the
-history (user, assistant, user, ...) for N turns, then starts a new conversation.
+whole history (system, user, assistant, user, ...) for N turns, then starts a new
+conversation: each later user turn is a new synthetic text of `input_tokens` (after any
+shared prefix, which only opens the conversation), another prompt's last user message, or
+a dataset conversation's next user turn; the assistant messages are the model's streamed
+replies or, with `replies: dataset`, the dataset's recorded ones. Requests of a multi-turn
+conversation carry their `turn` (1-based), recorded per request.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_load.core.scenario.datasets import Dialogue
 from llm_load.core.scenario.schema import Dist, ModelSpec, Scenario
 from llm_load.core.scenario.tokens import TokenFit
 from llm_load.core.scenario.trace import TraceEntry
@@ -40,6 +46,7 @@ class ChatRequest:
     temperature: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     input_tokens: int | None = None  # the prompt tokens asked for (synthetic prompts)
+    turn: int | None = None  # 1-based turn of a multi-turn conversation (None: single)
 
 
 def synthetic_text(rng: random.Random, tokens: int) -> str:
@@ -76,11 +83,14 @@ class Sampler:
         scenario: Scenario,
         seed: int | str | None = None,
         fit: TokenFit | None = None,
-        conversations: list[list[dict[str, str]]] | None = None,
+        dialogues: list[Dialogue] | None = None,
     ) -> None:
         self.scenario = scenario
-        # the prompts to draw from: the scenario's, or a dataset selected by real counts
-        self.conversations = conversations or scenario.conversations
+        # the dataset's conversations: the scenario's, or those selected by real counts
+        self.dialogues = dialogues or scenario.dialogues
+        self.conversations = (
+            [d.opening() for d in dialogues] if dialogues else scenario.conversations
+        )
         self.fit = fit  # exact token counts (else ~4 characters a token)
         self.input_tokens: int | None = None  # of the last synthetic prompt
         self._prefixes = shared_prefixes(scenario, fit)
@@ -102,13 +112,20 @@ class Sampler:
         """The messages that open a conversation (a fresh copy)."""
         if self._synthetic is not None:
             tokens = self.input_tokens = draw(self._text_rng, self._synthetic.input_tokens)
-            rng, fit = self._text_rng, self.fit
             if self._prefixes:
                 return [{"role": "user", "content": self._prefixed(tokens)}]
-            text = fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
-            return [{"role": "user", "content": text}]
+            return [{"role": "user", "content": self._unique(tokens)}]
         chosen = self.rng.choice(self.conversations)
         return [dict(m) for m in chosen]
+
+    def _unique(self, tokens: int) -> str:
+        """`tokens` prompt tokens of fresh text (exact, template included, with a fit)."""
+        rng, fit = self._text_rng, self.fit
+        return fit.text(rng, tokens) if fit is not None else synthetic_text(rng, tokens)
+
+    def dialogue(self) -> Dialogue:
+        """A dataset conversation to replay turn by turn."""
+        return self.rng.choice(self.dialogues)
 
     def _prefixed(self, tokens: int) -> str:
         """A group's shared prefix, then `tokens` unique tokens (the template's overhead
@@ -153,7 +170,11 @@ class Sampler:
         return " ".join((self.fit.lead, *rng.choices(self.fit.words, k=tokens - 1)))
 
     def follow_up(self) -> dict[str, str]:
-        """The next user turn of a conversation: the last user message of a new prompt."""
+        """The next user turn of a conversation: a synthetic text of `input_tokens` (no
+        shared prefix: that opened the conversation), else a new prompt's last user message."""
+        if self._synthetic is not None:
+            tokens = draw(self._text_rng, self._synthetic.input_tokens)
+            return {"role": "user", "content": self._unique(tokens)}
         users = [m for m in self.prompt() if m["role"] == "user"]
         return users[-1] if users else {"role": "user", "content": "Go on."}
 
@@ -201,15 +222,24 @@ def shared_prefixes(scenario: Scenario, fit: TokenFit | None) -> list[str]:
 
 
 class Conversation:
-    """The requests of one user: single requests, or multi-turn histories of N turns."""
+    """The requests of one user: single requests, or multi-turn histories (module doc)."""
 
     def __init__(self, sampler: Sampler) -> None:
         self.sampler = sampler
         multi = sampler.scenario.multi_turn
-        self.turns = multi.turns if multi is not None else 1
+        self.multi = multi is not None
+        self.turns = (multi.turns if multi is not None else 1) or 0  # 0: the dataset's own
+        self.replies = multi.replies if multi is not None else "model"
+        self.replay = self.multi and bool(sampler.scenario.dialogues)
         self.turn = 0
         self.history: list[dict[str, str]] = []
         self.model: ModelSpec | None = None
+        self.dialogue: Dialogue | None = None
+
+    @property
+    def needs_reply(self) -> bool:
+        """Whether the next turn's history needs the model's reply text."""
+        return self.multi and self.replies == "model"
 
     def next_request(self) -> ChatRequest:
         """The next request: a new conversation, or the next turn of the current one."""
@@ -217,19 +247,40 @@ class Conversation:
         asked = None
         if self.turn == 0 or self.model is None:
             self.model = s.model()
-            self.history = s.prompt()
+            self.dialogue = s.dialogue() if self.replay else None
+            self.history = self.dialogue.opening() if self.dialogue else s.prompt()
             asked = s.input_tokens
+        elif self.dialogue is not None:
+            self.history.append({"role": "user", "content": self.dialogue.turns[self.turn][0]})
         else:
             self.history.append(s.follow_up())
         self.turn += 1
         m = self.model
         return ChatRequest(
-            m.name, list(self.history), s.max_tokens(m), m.temperature, m.extra, asked
+            m.name,
+            list(self.history),
+            s.max_tokens(m),
+            m.temperature,
+            m.extra,
+            asked,
+            self.turn if self.multi else None,
         )
+
+    @property
+    def _last_turn(self) -> int:
+        """The number of turns of the current conversation."""
+        if self.dialogue is None:
+            return self.turns
+        own = len(self.dialogue.turns)
+        return min(self.turns, own) if self.turns else own
 
     def reply(self, text: str | None) -> None:
         """The assistant's reply to the last request (None when it failed: start over)."""
-        if text is None or self.turn >= self.turns:
+        if text is None or not self.multi or self.turn >= self._last_turn:
             self.turn = 0
             return
+        if self.dialogue is not None and self.replies == "dataset":
+            text = self.dialogue.turns[self.turn - 1][1]
+            if not text:  # none recorded: the next user turn follows the last directly
+                return
         self.history.append({"role": "assistant", "content": text})

@@ -30,7 +30,7 @@ from pydantic import (
 from llm_load.core.capacity.spec import CapacitySpec
 from llm_load.core.metrics.slo import SLOLimits
 from llm_load.core.metrics.thresholds import Threshold, ThresholdError, parse_threshold
-from llm_load.core.scenario.datasets import Example, read_dataset
+from llm_load.core.scenario.datasets import Dialogue, read_dataset
 from llm_load.core.scenario.errors import ScenarioError, format_errors
 from llm_load.core.scenario.load import Load, Stage
 from llm_load.core.scenario.prompt_files import Message, read_prompt_file
@@ -165,10 +165,16 @@ class Prompts(BaseModel):
 
 
 class MultiTurn(BaseModel):
-    """Conversations of `turns` requests, each carrying the history so far."""
+    """Conversations that grow: each request resends the whole history so far (system
+    messages, every user turn, every assistant reply) plus a new user turn; after `turns`
+    requests a new conversation starts. With `prompts.dataset` the later user turns are the
+    conversation's own (at most `turns` of them; omitted: all), and `replies` says whose
+    assistant messages make the history: the model's own streamed replies (`model`) or the
+    dataset's recorded ones (`dataset`)."""
 
     model_config = _STRICT
-    turns: PositiveInt
+    turns: PositiveInt | None = None
+    replies: Literal["model", "dataset"] = "model"
 
 
 class Tools(BaseModel):
@@ -203,7 +209,8 @@ class Scenario(BaseModel):
     slo: SLOLimits | None = None  # per-request limits in ms defining goodput
     capacity: CapacitySpec | None = None  # the capacity search (llm-load capacity)
     _conversations: list[list[dict[str, str]]] = PrivateAttr(default_factory=list)
-    _examples: list[Example] = PrivateAttr(default_factory=list)
+    _dialogues: list[Dialogue] = PrivateAttr(default_factory=list)
+    _all_dialogues: list[Dialogue] = PrivateAttr(default_factory=list)
     _tool_cases: list[ToolCase] = PrivateAttr(default_factory=list)
     _trace: list[TraceEntry] = PrivateAttr(default_factory=list)
 
@@ -233,6 +240,24 @@ class Scenario(BaseModel):
         given = synthetic is not None and synthetic.output_tokens is not None
         if given and self.output is not None and self.output.tokens is not None:
             raise ValueError("output lengths twice: output.tokens and synthetic.output_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _multi_turn_source(self) -> Scenario:
+        multi = self.multi_turn
+        dataset = self.prompts is not None and self.prompts.dataset is not None
+        if multi is None or dataset:
+            return self
+        if multi.replies == "dataset":
+            raise ValueError(
+                "multi_turn.replies: dataset needs prompts.dataset (its recorded replies); "
+                "other prompts take the model's own replies (replies: model)"
+            )
+        if multi.turns is None:
+            raise ValueError(
+                "multi_turn.turns: required (requests per conversation) unless prompts.dataset "
+                "gives each conversation its own turns"
+            )
         return self
 
     @model_validator(mode="after")
@@ -271,15 +296,23 @@ class Scenario(BaseModel):
 
     @property
     def conversations(self) -> list[list[dict[str, str]]]:
-        """The prompts of `inline` or `file` as message lists (empty for synthetic)."""
+        """The prompts of `inline`, `file` or `dataset` (its conversations' first turns) as
+        message lists (empty for synthetic)."""
         if not self._conversations and self.prompts is not None and self.prompts.inline:
             self._conversations = [_as_messages(p) for p in self.prompts.inline]
+        if not self._conversations and self._dialogues:
+            self._conversations = [d.opening() for d in self._dialogues]
         return self._conversations
 
     @property
-    def dataset_examples(self) -> list[Example]:
-        """Every example of `prompts.dataset` before its filters (read by `load_scenario`)."""
-        return self._examples
+    def dialogues(self) -> list[Dialogue]:
+        """The conversations of `prompts.dataset`, every turn (read by `load_scenario`)."""
+        return self._dialogues
+
+    @property
+    def dataset_examples(self) -> list[Dialogue]:
+        """Every conversation of `prompts.dataset` before its filters (for real counts)."""
+        return self._all_dialogues
 
     def parsed_thresholds(self) -> tuple[Threshold, ...]:
         return tuple(parse_threshold(t) for t in self.thresholds)
@@ -287,7 +320,7 @@ class Scenario(BaseModel):
     def summary(self) -> str:
         """One line: models, prompt source and the load mode, for `llm-load validate`."""
         load = self.load
-        turns = f", {self.multi_turn.turns} turns" if self.multi_turn else ""
+        turns = _turns(self.multi_turn)
         prompts = f"{self.prompts.kind} prompts" if self.prompts else "no prompts"
         if self.trace is not None:
             prompts = f"trace of {len(self._trace)} requests (x{self.trace.time_scale:g} time)"
@@ -325,7 +358,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if scenario.prompts is not None and scenario.prompts.file is not None:
         scenario._conversations = read_prompt_file(path, scenario.prompts.file)
     if scenario.prompts is not None and scenario.prompts.dataset is not None:
-        scenario._examples, scenario._conversations = read_dataset(path, scenario.prompts.dataset)
+        scenario._all_dialogues, scenario._dialogues = read_dataset(path, scenario.prompts.dataset)
     if scenario.tools is not None:
         scenario._tool_cases = _read_tool_cases(path, scenario.tools.cases)
     if scenario.trace is not None:
@@ -338,6 +371,14 @@ def _read_tool_cases(scenario_path: Path, file: str) -> list[ToolCase]:
         return load_tool_cases((scenario_path.parent / file).resolve())
     except ScenarioError as error:
         raise ScenarioError(f"{scenario_path}: tools.cases: {error}") from None
+
+
+def _turns(multi: MultiTurn | None) -> str:
+    """`validate`'s words for `multi_turn:`."""
+    if multi is None:
+        return ""
+    turns = f"{multi.turns} turns" if multi.turns else "every dataset turn"
+    return f", conversations of {turns} ({multi.replies} replies)"
 
 
 def _yaml_message(name: str, error: yaml.YAMLError) -> str:

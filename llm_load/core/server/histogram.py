@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["bucket_delta", "quantile"]
+__all__ = ["bucket_delta", "quantile", "quantile_bucket"]
 
 Buckets = list[tuple[float, float]]
 
@@ -28,6 +28,22 @@ def bucket_delta(new: Buckets, old: Buckets | None) -> Buckets:
 
 def quantile(buckets: Buckets, q: float) -> float | None:
     """The `q` quantile (0–1) of cumulative `buckets`, or None when they are empty."""
+    found = _locate(buckets, q)
+    if found is None:
+        return None
+    lower, upper, share = found
+    return lower + (upper - lower) * share
+
+
+def quantile_bucket(buckets: Buckets, q: float) -> tuple[float, float] | None:
+    """The bounds (lower, upper) of the bucket holding the `q` quantile: all that the
+    histogram knows of it (`+Inf`: the highest finite bound twice)."""
+    found = _locate(buckets, q)
+    return None if found is None else found[:2]
+
+
+def _locate(buckets: Buckets, q: float) -> tuple[float, float, float] | None:
+    """(lower, upper, share of the bucket below the rank) of the `q` quantile's bucket."""
     if not buckets or buckets[-1][1] <= 0:
         return None
     rank = q * buckets[-1][1]
@@ -35,8 +51,8 @@ def quantile(buckets: Buckets, q: float) -> float | None:
     for le, count in buckets:
         if count >= rank and count > prev_count:
             if math.isinf(le):
-                return prev_le
+                return prev_le, prev_le, 0.0
             lower = prev_le if prev_le < le else 0.0
-            return lower + (le - lower) * (rank - prev_count) / (count - prev_count)
+            return lower, le, (rank - prev_count) / (count - prev_count)
         prev_le, prev_count = le, count
-    return prev_le
+    return prev_le, prev_le, 0.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_load.core.server.families import UNKNOWN, Family, detect_family
-from llm_load.core.server.histogram import bucket_delta, quantile
+from llm_load.core.server.histogram import bucket_delta, quantile, quantile_bucket
 from llm_load.core.server.prometheus import Snapshot
 
 __all__ = ["ServerSeries"]
@@ -80,7 +80,9 @@ class ServerSeries:
         hit_rate = _hit_rate(totals)
         if hit_rate is not None:
             totals["prefix_cache_hit_rate"] = hit_rate
-        totals.update(histogram_stats(family, first, last, tuple(PERCENTILES), mean=True))
+        totals.update(
+            histogram_stats(family, first, last, tuple(PERCENTILES), mean=True, bounds=True)
+        )
         return totals
 
     def series(self) -> dict[str, dict[str, float]]:
@@ -138,20 +140,28 @@ def _hit_rate(deltas: dict[str, float]) -> float | None:
 
 
 def histogram_stats(
-    family: Family, old: Snapshot, new: Snapshot, stats: tuple[str, ...], mean: bool = False
-) -> dict[str, dict[str, float | None]]:
-    """Per server histogram: the count between the scrapes and percentiles in ms."""
-    out: dict[str, dict[str, float | None]] = {}
+    family: Family,
+    old: Snapshot,
+    new: Snapshot,
+    stats: tuple[str, ...],
+    mean: bool = False,
+    bounds: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Per server histogram: the count between the scrapes and percentiles in ms (with
+    `bounds`, also `<stat>_bucket`: [lower, upper] ms of the bucket each one lies in)."""
+    out: dict[str, dict[str, Any]] = {}
     for key, names in family.histograms.items():
         name = family.pick(new, names, histogram=True)
         if name is None:
             continue
         delta = bucket_delta(new.buckets[name], old.buckets.get(name))
         count = delta[-1][1] if delta else 0.0
-        entry: dict[str, float | None] = {"count": count}
+        entry: dict[str, Any] = {"count": count}
         for stat in stats:
             value = quantile(delta, PERCENTILES[stat])
             entry[stat] = None if value is None else value * 1000.0
+            if bounds and (bucket := quantile_bucket(delta, PERCENTILES[stat])) is not None:
+                entry[stat + "_bucket"] = [bucket[0] * 1000.0, bucket[1] * 1000.0]
         if mean:
             total = new.values.get(name + "_sum", 0.0) - old.values.get(name + "_sum", 0.0)
             entry["mean"] = total * 1000.0 / count if count > 0 else None

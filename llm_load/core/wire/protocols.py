@@ -45,6 +45,7 @@ class Call:
     extra: dict[str, Any] | None = None  # more body fields, e.g. `tools`
     input_tokens: int | None = None  # prompt tokens asked for (checked against usage)
     batch: int = 1  # inputs per request (embeddings)
+    turn: int | None = None  # 1-based turn of a multi-turn conversation (recorded, not sent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@
   }
 
   function seriesOpts(s, i) {
-    var color = PALETTE[i % PALETTE.length];
+    var color = s.color || PALETTE[i % PALETTE.length];
     var out = {label: s.label, stroke: color, width: 2, scale: s.scale, spanGaps: true,
                value: function (u, v) { return v === null ? "-" : fmt(v) + " " + s.unit; }};
     if (s.style === "points") {
@@ -65,8 +65,12 @@
     return out;
   }
 
+  // Charts against active users share one axis width, so their plots line up one under another.
+  function alignedSize(u, values) { return Math.max(84, axisSize(u, values)); }
+
   function axes(chart) {
     var x = {label: chart.x_label};
+    var size = chart.kind === "saturation" ? alignedSize : axisSize;
     if (chart.x_ticks) {
       x.splits = function () { return chart.x; };
       x.values = function (u, splits) {
@@ -79,10 +83,10 @@
         .filter(function (u, i, all) { return u && all.indexOf(u) === i; }).join(", ");
     };
     if (!chart.x_ticks) x.values = ticks;
-    var out = [x, {scale: "y", label: units("y"), values: ticks, size: axisSize}];
+    var out = [x, {scale: "y", label: units("y"), values: ticks, size: size}];
     if (chart.series.some(function (s) { return s.scale === "y2"; })) {
       out.push({scale: "y2", side: 1, label: units("y2"), grid: {show: false}, values: ticks,
-                size: axisSize});
+                size: size});
     }
     return out;
   }
