@@ -141,3 +141,21 @@ def test_a_messages_stream_cut_before_message_delta_estimates_output_tokens() ->
     )
     assert record.error_kind == "incomplete_stream" and record.output_tokens == 6
     assert not record.usage_reported
+
+
+@pytest.mark.parametrize(
+    ("name", "cached"),
+    [
+        ("llamacpp_messages.sse", 1),  # usage.cache_read_input_tokens
+        ("llamacpp_responses.sse", 0),  # usage.input_tokens_details.cached_tokens
+        ("vllm_responses.sse", 0),
+        ("vllm_completions.sse", None),  # vLLM without --enable-prompt-tokens-details
+    ],
+)
+def test_cached_tokens_in_each_apis_own_words(name: str, cached: int | None) -> None:
+    cls, _ = EXPECTED[name]
+    stream = accumulate(cls, [(STREAMS / name).read_bytes()])
+    record = record_from_stream(
+        stream, model="m", started_at=0.0, e2e_s=1.0, streamed=True, prompt_chars=40
+    )
+    assert record.cached_tokens == cached

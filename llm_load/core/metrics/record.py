@@ -145,11 +145,21 @@ class RequestRecord:
 
 
 def cached_tokens(usage: dict[str, Any] | None) -> int | None:
-    """`usage.prompt_tokens_details.cached_tokens` (vLLM with --enable-prompt-tokens-details,
-    llama.cpp, OpenAI), or None when the server does not say."""
-    details = (usage or {}).get("prompt_tokens_details")
-    value = details.get("cached_tokens") if isinstance(details, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """Prompt tokens the usage says came from the server's prefix cache, in each API's
+    words: `prompt_tokens_details.cached_tokens` (chat and completions: vLLM with
+    --enable-prompt-tokens-details, llama.cpp, OpenAI), `input_tokens_details.cached_tokens`
+    (Responses), `cache_read_input_tokens` (Messages); None when it does not say."""
+    usage = usage or {}
+    for key in ("prompt_tokens_details", "input_tokens_details"):
+        details = usage.get(key)
+        if isinstance(details, dict) and _count(value := details.get("cached_tokens")):
+            return value
+    value = usage.get("cache_read_input_tokens")
+    return value if _count(value) else None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _stream_error(stream: ChatStream, streamed: bool) -> tuple[str, str] | None:
