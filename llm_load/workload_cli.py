@@ -154,7 +154,7 @@ def locust_passthrough(args: argparse.Namespace) -> list[str]:
     """`--model`, `--tokenizer`, `--exact-output`, `--warmup` as given: Locust options too."""
     out: list[str] = []
     for dest in PASSTHROUGH:
-        value, flag = getattr(args, dest), FLAG_KEYS[dest][0]
+        value, flag = getattr(args, dest, None), FLAG_KEYS[dest][0]
         if value is True:
             out.append(flag)
         elif value not in (None, False):
@@ -170,8 +170,8 @@ def build_scenario(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]
         load_scenario(args.scenario)  # every problem of the file itself, first
         path = Path(args.scenario).resolve()
         base = _absolute(yaml.safe_load(path.read_text(encoding="utf-8")), path.parent)
-    values = {dest: getattr(args, dest, None) for dest in FLAG_KEYS}
-    for dest in ("dataset", "trace"):
+    values: dict[str, Any] = {dest: getattr(args, dest, None) for dest in FLAG_KEYS}
+    for dest in ("dataset", "trace"):  # relative to the working directory, as given
         if values[dest]:
             values[dest] = str(Path(values[dest]).resolve())
     if problems := flag_problems(values, base):
