@@ -73,8 +73,25 @@ def _warmup(text: str) -> str:
     return text
 
 
-def _help(dest: str, text: str) -> str:
-    return f"{text} [{FLAG_KEYS[dest][1]}]"
+# dest -> (metavar, type, help); the flag and its scenario key are in FLAG_KEYS.
+_ARGS: dict[str, tuple[str | None, Any, str]] = {
+    "input_tokens": ("N|LO-HI", _dist, "synthetic prompts of N tokens (uniform LO-HI)"),
+    "output_tokens": ("N|LO-HI", _dist, "max_tokens per request, N or uniform LO-HI"),
+    "exact_output": (None, None, "exactly that many output tokens (ignore_eos, min_tokens)"),
+    "tokenizer": ("server|PATH|usage|estimate", str, "how prompts are sized to exact tokens"),
+    "warmup": ("30s|2m|N", _warmup, "left out of the summary's totals"),
+    "dataset": ("FILE", str, "ShareGPT JSON or OpenAI-messages JSONL conversations"),
+    "dataset_sample": ("N", int, "draw N conversations"),
+    "multi_turn": ("N|all", _turns, "conversations of N requests (all: a dataset's turns)"),
+    "replies": ("model|dataset", str, "whose assistant replies the history carries"),
+    "prefix_tokens": ("P", int, "shared tokens per group"),
+    "prefix_groups": ("K", int, "shared prefixes (1)"),
+    "trace": ("FILE", str, "Mooncake JSONL (or CSV) replayed open-loop"),
+    "time_scale": ("X", float, "send at timestamp x X (1)"),
+    "block_tokens": ("N", int, "tokens per hash_id (512)"),
+    "seed": ("N", int, "seeds every draw"),
+    "model": ("MODEL", str, "model id (default: the scenario's, else the first served)"),
+}
 
 
 def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,63 +99,20 @@ def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "workload",
         "Without a scenario these build one (llm-load run -H URL --input-tokens 300); with "
-        "one they replace its keys (the key each sets is in brackets; docs/workloads.md)",
+        "one they replace its keys (the key each sets is in brackets; docs/workloads.md). "
+        "--exact-output, --tokenizer, --warmup and --model alone apply to the chat user",
     )
-    add = group.add_argument
-    add(
-        "--input-tokens",
-        type=_dist,
-        metavar="N|LO-HI",
-        help=_help("input_tokens", "synthetic prompts of N tokens (uniform LO-HI)"),
+    for dest, (metavar, kind, text) in _ARGS.items():
+        flag, key = FLAG_KEYS[dest]
+        more: dict[str, Any] = {"metavar": metavar, "type": kind}
+        if dest == "exact_output":
+            more = {"action": "store_true"}
+        elif dest == "replies":
+            more["choices"] = ("model", "dataset")
+        group.add_argument(flag, dest=dest, help=f"{text} [{key}]", **more)
+    group.add_argument(
+        "--print-scenario", action="store_true", help="print the scenario (YAML) and exit"
     )
-    add(
-        "--output-tokens",
-        type=_dist,
-        metavar="N|LO-HI",
-        help=_help("output_tokens", "max_tokens per request, N or uniform LO-HI"),
-    )
-    add(
-        "--exact-output",
-        action="store_true",
-        help=_help("exact_output", "exactly that many output tokens (ignore_eos, min_tokens)"),
-    )
-    add(
-        "--tokenizer",
-        metavar="server|PATH|usage|estimate",
-        help=_help("tokenizer", "how prompts are sized to exact token counts"),
-    )
-    add(
-        "--warmup",
-        type=_warmup,
-        metavar="30s|2m|N",
-        help=_help("warmup", "left out of the summary"),
-    )
-    add(
-        "--dataset",
-        metavar="FILE",
-        help=_help("dataset", "ShareGPT JSON or OpenAI-messages JSONL conversations"),
-    )
-    add("--dataset-sample", type=int, metavar="N", help=_help("dataset_sample", "N of them"))
-    add(
-        "--multi-turn",
-        type=_turns,
-        metavar="N|all",
-        help=_help("multi_turn", "conversations of N requests (all: a dataset's turns)"),
-    )
-    add(
-        "--replies",
-        choices=("model", "dataset"),
-        help=_help("replies", "whose assistant replies the history carries"),
-    )
-    add("--prefix-tokens", type=int, metavar="P", help=_help("prefix_tokens", "shared prefix"))
-    add("--prefix-groups", type=int, metavar="K", help=_help("prefix_groups", "prefixes (1)"))
-    add("--trace", metavar="FILE", help=_help("trace", "Mooncake JSONL (or CSV) replayed"))
-    add("--time-scale", type=float, metavar="X", help=_help("time_scale", "trace time x X"))
-    add("--block-tokens", type=int, metavar="N", help=_help("block_tokens", "per hash_id"))
-    add("--seed", type=int, help=_help("seed", "seeds every draw"))
-    add("--model", help=_help("model", "model id (default: the scenario's, else the first served)"))
-    add("--print-scenario", action="store_true",
-        help="print the scenario these flags make (YAML) and exit")  # fmt: skip
 
 
 def wants_scenario(args: argparse.Namespace) -> bool:
