@@ -154,3 +154,36 @@ def test_bad_flag_combination_exits_2_before_any_request(tmp_path):
         sent = mock.stats()["count"]
     assert proc.returncode == 2 and sent == 0
     assert "one prompt source: --dataset or --trace, not both" in proc.stderr
+
+
+def test_sigterm_ends_the_run_writes_the_summary_and_removes_the_scenario(tmp_path, summary_path):
+    """A SIGTERM to `llm-load run` (docker stop, a CI timeout) reaches Locust, which writes
+    its summary; then the temporary scenario goes too."""
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    cmd = [sys.executable, "-m", "llm_load.cli", "run", "--headless", "--input-tokens", "16",
+           "--output-tokens", "4", "-u", "2", "-r", "2", "-t", "60s",
+           "--llm-json", str(summary_path)]  # fmt: skip
+    with spawn_mock(*MOCK) as mock:
+        proc = subprocess.Popen(
+            [*cmd, "-H", mock.base_url], cwd=tmp_path, env=clean_env(TMPDIR=str(tmp)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while mock.stats()["count"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [p.suffix for p in next(tmp.iterdir()).iterdir()] == [".yaml"]  # running
+            proc.send_signal(signal.SIGTERM)  # to llm-load alone, not its session
+            _, err = proc.communicate(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        truth = mock.stats()["count"]
+    assert list(tmp.iterdir()) == []
+    assert proc.returncode == 0 and summary_path.exists(), (proc.returncode, err[-3000:])
+    s = load(summary_path)
+    assert s["interrupted"] is True, err[-3000:]
+    assert 0 < s["totals"]["requests"] + s["totals"]["cancelled"] <= truth
