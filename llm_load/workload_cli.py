@@ -39,6 +39,8 @@ __all__ = [
     "add_workload_arguments",
     "build_scenario",
     "locust_passthrough",
+    "print_scenario",
+    "scenario_yaml",
     "wants_scenario",
     "workload_scenario",
 ]
