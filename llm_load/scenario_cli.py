@@ -4,7 +4,9 @@
 file is invalid). `run SCENARIO` validates, then runs `python -m locust -f
 locustfiles/scenario.py --scenario PATH` with `-H`, `-u`, `-r` and `-t` taken from the
 scenario unless given on the command line; `run -H URL` without a scenario runs the
-streaming chat locustfile (`locustfiles/chat.py`) with the given options. A scenario is a
+streaming chat locustfile (`locustfiles/chat.py`) with the given options, unless workload
+flags (`--input-tokens`, `--dataset`, `--trace`, ...: `llm_load.workload_cli`) make a
+scenario of them, or change the given one, run from a temporary file. A scenario is a
 file, or the name of a bundled one (`llm-load scenarios` lists them, `llm-load init NAME`
 copies one with its data files). Other options and everything after `--` go to Locust
 unchanged, and a SIGTERM is passed on to it.
@@ -21,6 +23,14 @@ from pathlib import Path
 
 from llm_load.bundled import bundled_scenarios, copy_scenario, locustfile_path, resolve_scenario
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
+from llm_load.workload_cli import (
+    add_workload_arguments,
+    build_scenario,
+    locust_passthrough,
+    print_scenario,
+    wants_scenario,
+    workload_scenario,
+)
 
 __all__ = [
     "add_init_arguments",
@@ -62,6 +72,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm-json", default=None, help="write the run summary to this path")
     parser.add_argument("--html", default=None, help="write the HTML report to this path")
     parser.add_argument("--llm-requests", default=None, help="write every call to this JSONL")
+    add_workload_arguments(parser)
 
 
 def locust_command(
@@ -82,7 +93,7 @@ def locust_command(
             cmd += [option, value]
     if args.llm_requests:
         cmd += ["--llm-requests", args.llm_requests]
-    return cmd + extra
+    return cmd + locust_passthrough(args) + extra
 
 
 def _load_options(scenario: Scenario | None, args: argparse.Namespace) -> list[str]:
@@ -100,7 +111,8 @@ def _load_options(scenario: Scenario | None, args: argparse.Namespace) -> list[s
 
 
 def run_locust(args: argparse.Namespace, extra: list[str]) -> int:
-    """Validate the scenario (if any), launch Locust and return its exit code."""
+    """Validate the scenario (if any, or the one the workload flags make), launch Locust and
+    return its exit code."""
     stray = [  # a scenario file after the options (not an option's value)
         a for i, a in enumerate(extra)
         if a.endswith((".yaml", ".yml")) and not (i and extra[i - 1].startswith("-"))
@@ -108,16 +120,33 @@ def run_locust(args: argparse.Namespace, extra: list[str]) -> int:
     if stray and args.scenario is None:
         print(f"the scenario goes first: llm-load run {stray[0]} [options]", file=sys.stderr)
         return INVALID
-    scenario = None
-    if args.scenario is not None:
-        name, args.scenario = args.scenario, resolve_scenario(args.scenario)
-        try:
-            scenario = load_scenario(args.scenario)
-        except ScenarioError as error:
-            print(f"INVALID: {name}\n{error}", file=sys.stderr)
-            if not Path(args.scenario).exists():
-                print("(not a file, nor a bundled scenario: llm-load scenarios)", file=sys.stderr)
-            return INVALID
+    name = args.scenario
+    if name is not None:
+        args.scenario = resolve_scenario(name)
+    try:
+        if wants_scenario(args):
+            return _run_flags(args, extra)
+        scenario = None if args.scenario is None else load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(f"INVALID: {name or '(from flags)'}\n{error}", file=sys.stderr)
+        if name is not None and not Path(args.scenario).exists():
+            print("(not a file, nor a bundled scenario: llm-load scenarios)", file=sys.stderr)
+        return INVALID
+    return _launch(scenario, args, extra)
+
+
+def _run_flags(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run (or `--print-scenario`) the scenario the workload flags make, from a temporary
+    file removed when Locust is done."""
+    data = build_scenario(args, extra)
+    if args.print_scenario:
+        return print_scenario(data)
+    with workload_scenario(data) as path:
+        args.scenario = path
+        return _launch(load_scenario(path), args, extra)
+
+
+def _launch(scenario: Scenario | None, args: argparse.Namespace, extra: list[str]) -> int:
     if not (args.host or (scenario and scenario.target.host)):
         where = f"{args.scenario}: no target: set target.host or give" if scenario else "give"
         print(f"{where} -H URL (the server's base URL)", file=sys.stderr)

@@ -38,6 +38,7 @@ from llm_load.locust.request_log import RequestLog
 from llm_load.locust.roles import Role, role_for
 from llm_load.locust.server_metrics import ServerMetrics, attach_server_metrics
 from llm_load.locust.settings import resolve_settings
+from llm_load.locust.sigterm import sigterm_as_ctrl_c
 from llm_load.locust.tokenizer import (
     CountedDataset,
     count_dataset,
@@ -307,4 +308,5 @@ def attach(environment: Any, outputs: OutputSink | None = None) -> LLMRun:
     attach_server_metrics(environment, run)  # server-metrics hook: starts the scraper
     attach_prometheus(environment)  # /metrics: web UI, --prometheus-port (observability)
     attach_otel(environment)  # with Locust's --otel: our instruments, GenAI names
+    sigterm_as_ctrl_c(environment)  # before Locust's own handler exists (headless shapes)
     return run
