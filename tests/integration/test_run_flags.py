@@ -82,7 +82,7 @@ def test_dataset_flag_sends_the_datasets_prompts(tmp_path, summary_path):
 
     copied = tmp_path / "chats.json"  # a relative path, from the run's directory
     copied.write_bytes((DATA / "sharegpt_sample.json").read_bytes())
-    dialogues = read_dataset(tmp_path / "x.yaml", Dataset(file="chats.json"))
+    _, dialogues = read_dataset(tmp_path / "x.yaml", Dataset(file="chats.json"))  # (all, kept)
     expected = {history_digests(d.opening()) for d in dialogues}
     with spawn_mock("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "4") as mock:
         proc = llm_load_run(
