@@ -52,10 +52,13 @@ def write_scenario(tmp_path: Path) -> Path:
     return path
 
 
-def finish(master: subprocess.Popen, workers: list[subprocess.Popen]) -> tuple[str, str]:
-    """The master's output once it exits; workers waited for (and killed if they hang)."""
+def finish(
+    master: subprocess.Popen, workers: list[subprocess.Popen], timeout: float = 60
+) -> tuple[str, str]:
+    """The master's output once it exits (within `timeout` s); workers waited for (and
+    killed if they hang)."""
     try:
-        out, err = master.communicate(timeout=60)
+        out, err = master.communicate(timeout=timeout)
         for worker in workers:
             worker.communicate(timeout=30)
     finally:

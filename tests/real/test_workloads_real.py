@@ -228,7 +228,7 @@ def test_vllm_60s_trace_on_two_workers_keeps_its_schedule(tmp_path, vllm):
     """A 60-second trace split over a master and 2 workers: every request sent once, within
     a few ms of its schedule, none dropped, each served (vLLM's own success counter)."""
     from tests.integration.test_distributed import cluster
-    from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE
+    from tests.integration.test_scenario_distributed import SCENARIO_LOCUSTFILE, finish
 
     lengths = write_trace(tmp_path / "trace.jsonl")
     n = lengths.total()
@@ -248,15 +248,7 @@ def test_vllm_60s_trace_on_two_workers_keeps_its_schedule(tmp_path, vllm):
         vllm.base_url, summary_path, 2, 32, "70s", "--scenario", str(path),
         "--model", vllm.model, "--llm-requests", str(rows), locustfile=SCENARIO_LOCUSTFILE,
     )  # fmt: skip
-    try:
-        _, err = master.communicate(timeout=150)
-        for worker in workers:
-            worker.communicate(timeout=30)
-    finally:
-        for proc in (master, *workers):
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
+    _, err = finish(master, workers, timeout=150)
     assert master.returncode == 0, err[-3000:]
     served = vllm_counter(vllm, "vllm:request_success_total") - before
     s = load(summary_path)
