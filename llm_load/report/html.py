@@ -27,6 +27,7 @@ from llm_load.report.rows import (
     display_row,
     fmt_int,
     fmt_ms,
+    fmt_num,
     fmt_pct,
     has_tools,
     model_rows,
@@ -205,6 +206,21 @@ def _tools(summary: dict[str, Any]) -> str:
     return html_table(headers, rows, total_last=rows[-1][0] == TOTAL)
 
 
+def _turns(summary: dict[str, Any]) -> str:
+    """Multi-turn conversations, per turn: the history growing, the prefix cache serving it
+    and the TTFT it gives (summary's `by_turn`)."""
+    rows = [
+        [str(turn), fmt_int(t.get("requests")), fmt_int(t.get("failures")),
+         fmt_num(t.get("input_tokens_mean"), 0), fmt_num(t.get("cached_tokens_mean"), 0),
+         fmt_pct(t.get("hit_ratio")), fmt_ms((t.get("ttft_ms") or {}).get("p50")),
+         fmt_ms((t.get("ttft_ms") or {}).get("p99"))]
+        for turn, t in (summary.get("by_turn") or {}).items()
+    ]  # fmt: skip
+    headers = ["Turn", "Requests", "Failures", "Prompt tokens (mean)", "Cached (mean)",
+               "Cache hit %", "TTFT p50 ms", "TTFT p99 ms"]  # fmt: skip
+    return html_table(headers, rows)
+
+
 def _thresholds(summary: dict[str, Any]) -> str:
     rows = [
         [str(t.get("check")), "no data" if t.get("value") is None else f"{t['value']:.4g}",
@@ -289,6 +305,8 @@ def render_html(summary: dict[str, Any]) -> str:
     latency = _chart_divs(data["charts"], ("percentiles",)) + _percentiles(summary)
     body += _section("Latency distributions", latency, "latency")
     body += _section("Errors", _errors(summary), "errors")
+    if summary.get("by_turn"):
+        body += _section("Conversation turns", _turns(summary), "turns")
     if has_tools(summary):
         body += _section("Tool-call accuracy", _tools(summary), "tools")
     if summary.get("thresholds"):

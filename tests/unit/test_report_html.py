@@ -201,3 +201,22 @@ def test_tool_table_shows_the_time_to_a_complete_call_when_known():
     summary["by_model"]["mock-llm"]["tool_call_ms"] = {**call, "max": 1500.0}
     (tools,) = Page(render_html(summary)).table("tools")
     assert tools["Complete call p50 ms"] == "290" and tools["Complete call p99 ms"] == "1,234"
+
+
+def test_conversation_turns_table_from_by_turn():
+    summary = fixture("ramp-report")
+    assert "turns" not in Page(render_html(summary)).tables  # single requests: no section
+    ttft = {"count": 48, "p50": 20.5, "p99": 131.25}
+    summary["by_turn"] = {
+        "1": {"requests": 48, "failures": 0, "input_tokens_mean": 384.0,
+              "cached_tokens_mean": 245.3, "hit_ratio": 0.639, "ttft_ms": ttft},
+        "2": {"requests": 40, "failures": 1, "input_tokens_mean": 558.0,
+              "cached_tokens_mean": None, "hit_ratio": None, "ttft_ms": {"count": 0}},
+    }  # fmt: skip
+    first, second = Page(render_html(summary)).table("turns")
+    assert first == {
+        "Turn": "1", "Requests": "48", "Failures": "0", "Prompt tokens (mean)": "384",
+        "Cached (mean)": "245", "Cache hit %": "64", "TTFT p50 ms": "20.5",
+        "TTFT p99 ms": "131",
+    }  # fmt: skip
+    assert (second["Failures"], second["Cached (mean)"], second["TTFT p50 ms"]) == ("1", "-", "-")
