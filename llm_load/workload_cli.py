@@ -31,6 +31,7 @@ from llm_load.core.scenario.flags import (
     flag_hints,
     flag_problems,
     parse_dist,
+    parse_range,
     parse_turns,
 )
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
@@ -60,6 +61,14 @@ def _dist(text: str) -> str:
     return text
 
 
+def _range(text: str) -> str:
+    try:
+        parse_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _turns(text: str) -> int:
     try:
         return parse_turns(text)
@@ -84,6 +93,12 @@ _ARGS: dict[str, tuple[str | None, Any, str]] = {
     "warmup": ("30s|2m|N", _warmup, "left out of the summary's totals"),
     "dataset": ("FILE", str, "ShareGPT JSON or OpenAI-messages JSONL conversations"),
     "dataset_sample": ("N", int, "draw N conversations"),
+    "dataset_input_tokens": (
+        "MIN-MAX",
+        _range,
+        "keep conversations whose prompt has MIN to MAX tokens (MIN- or -MAX)",
+    ),
+    "dataset_output_tokens": ("MIN-MAX", _range, "the same for their first reply"),
     "multi_turn": ("N|all", _turns, "conversations of N requests (all: a dataset's turns)"),
     "replies": ("model|dataset", str, "whose assistant replies the history carries"),
     "prefix_tokens": ("P", int, "shared tokens per group"),

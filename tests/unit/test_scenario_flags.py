@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from llm_load import cli
-from llm_load.core.scenario.flags import apply_flags, flag_problems, parse_dist, parse_turns
+from llm_load.core.scenario.flags import (
+    apply_flags,
+    flag_problems,
+    parse_dist,
+    parse_range,
+    parse_turns,
+)
 from llm_load.core.scenario.schema import Scenario, ScenarioError, load_scenario
 from llm_load.workload_cli import (
     build_scenario,
@@ -233,3 +239,22 @@ def test_pure_helpers():
     assert out["models"] == [{"name": "b", "weight": 2}]  # the scenario's spec kept
     assert "target" not in out and "load" not in out  # the file's own target and load stay
     assert base["models"][0] == {"name": "a"}  # the base is not changed
+
+
+def test_dataset_length_filter_flags():
+    data, s = scenario_of(
+        "--model", "m", "--dataset", str(DATA / "sharegpt_sample.json"),
+        "--dataset-input-tokens", "-20", "--dataset-output-tokens", "40-",
+    )  # fmt: skip
+    spec = data["prompts"]["dataset"]
+    assert (spec["max_input_tokens"], spec["min_output_tokens"]) == (20, 40)
+    assert "min_input_tokens" not in spec and "max_output_tokens" not in spec
+    everything = scenario_of("--model", "m", "--dataset", str(DATA / "sharegpt_sample.json"))[1]
+    assert 0 < len(s.dialogues) < len(everything.dialogues)  # the filters kept fewer
+
+
+@pytest.mark.parametrize("text", ["20", "-", "a-b", "0-5", "5-x"])
+def test_a_bad_length_range_is_refused(text):
+    with pytest.raises(ValueError, match="MIN-MAX"):
+        parse_range(text)
+    assert parse_range("3-9") == (3, 9)

@@ -26,6 +26,7 @@ __all__ = [
     "flag_hints",
     "flag_problems",
     "parse_dist",
+    "parse_range",
     "parse_turns",
 ]
 
@@ -38,6 +39,11 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "warmup": ("--warmup", "warmup"),
     "dataset": ("--dataset", "prompts.dataset.file"),
     "dataset_sample": ("--dataset-sample", "prompts.dataset.sample"),
+    "dataset_input_tokens": ("--dataset-input-tokens", "prompts.dataset.min/max_input_tokens"),
+    "dataset_output_tokens": (
+        "--dataset-output-tokens",
+        "prompts.dataset.min/max_output_tokens",
+    ),
     "multi_turn": ("--multi-turn", "multi_turn.turns"),
     "replies": ("--replies", "multi_turn.replies"),
     "prefix_tokens": ("--prefix-tokens", "prefix.tokens"),
@@ -54,13 +60,16 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
 }
 # Any of these without a scenario builds one (the others also apply to the chat user).
 BUILD_FLAGS = (
-    "input_tokens", "output_tokens", "dataset", "dataset_sample", "multi_turn", "replies",
-    "prefix_tokens", "prefix_groups", "trace", "time_scale", "block_tokens", "seed",
+    "input_tokens", "output_tokens", "dataset", "dataset_sample", "dataset_input_tokens",
+    "dataset_output_tokens", "multi_turn", "replies", "prefix_tokens", "prefix_groups",
+    "trace", "time_scale", "block_tokens", "seed",
 )  # fmt: skip
 _SOURCES = ("input_tokens", "dataset", "trace")
 # A flag that refines a part: the flag that makes the part (when the base has none).
 _NEEDS = {
     "dataset_sample": ("dataset", "prompts.dataset"),
+    "dataset_input_tokens": ("dataset", "prompts.dataset"),
+    "dataset_output_tokens": ("dataset", "prompts.dataset"),
     "prefix_groups": ("prefix_tokens", "prefix"),
     "time_scale": ("trace", "trace"),
     "block_tokens": ("trace", "trace"),
@@ -76,6 +85,19 @@ def parse_dist(text: str) -> dict[str, Any]:
         return {"uniform": [int(low), int(high)]}
     except ValueError:
         raise ValueError(f"{text!r}: expected N or LO-HI tokens") from None
+
+
+def parse_range(text: str) -> tuple[int | None, int | None]:
+    """Dataset length filters: `100-2048` -> (100, 2048); `100-` -> (100, None); `-2048` ->
+    (None, 2048) (tokens, both ends kept); `ValueError` else."""
+    low, dash, high = str(text).strip().partition("-")
+    try:
+        bounds = (int(low) if low else None, int(high) if high else None)
+    except ValueError:
+        bounds = (None, None)
+    if not dash or bounds == (None, None) or any(b is not None and b < 1 for b in bounds):
+        raise ValueError(f"{text!r}: expected MIN-MAX, MIN- or -MAX tokens (>= 1)")
+    return bounds
 
 
 def parse_turns(text: str) -> int:
@@ -153,6 +175,13 @@ def _apply_source(values: Mapping[str, Any], data: dict[str, Any]) -> None:
         data.pop("trace", None)
     if _given(values, "dataset_sample"):
         data["prompts"]["dataset"]["sample"] = values["dataset_sample"]
+    for name, side in (("dataset_input_tokens", "input"), ("dataset_output_tokens", "output")):
+        if _given(values, name):
+            low, high = parse_range(values[name])
+            dataset = data["prompts"]["dataset"]
+            dataset.pop(f"min_{side}_tokens", None)
+            dataset.pop(f"max_{side}_tokens", None)
+            dataset.update({f"{k}_{side}_tokens": v for k, v in (("min", low), ("max", high)) if v})
     if _given(values, "trace"):
         data.pop("prompts", None)
         data.pop("tools", None)
