@@ -63,8 +63,12 @@ def resolve_scenario(arg: str) -> str:
 
 
 def data_files(scenario: Scenario) -> list[str]:
-    """The data files a scenario names relative to itself (prompt file, tool cases)."""
-    files = [scenario.prompts.file if scenario.prompts else None]
+    """The data files a scenario names relative to itself (prompt file, dataset, trace, tool
+    cases)."""
+    prompts = scenario.prompts
+    files = [prompts.file if prompts else None]
+    files.append(prompts.dataset.file if prompts and prompts.dataset else None)
+    files.append(scenario.trace.file if scenario.trace else None)
     files.append(scenario.tools.cases if scenario.tools else None)
     return [f for f in files if f and not Path(f).is_absolute()]
 

@@ -98,6 +98,15 @@ def test_init_copies_scenario_and_data_and_refuses_to_overwrite(tmp_path, capsys
     assert scenario_cli.init_scenario(args) == 2
 
 
+@pytest.mark.parametrize("name", sorted(bundled.bundled_scenarios()))
+def test_every_bundled_scenario_copied_by_init_loads_from_its_copy(tmp_path, name) -> None:
+    """Its data files (prompts, dataset, trace, tool cases) come along, so the copy loads in
+    a directory with nothing else in it."""
+    args = argparse.Namespace(name=name, dir=str(tmp_path), force=False)
+    assert scenario_cli.init_scenario(args) == 0
+    load_scenario(tmp_path / f"{name}.yaml")
+
+
 def test_scenarios_locustfile_and_version_commands(capsys) -> None:
     assert cli.main(["scenarios"]) == 0
     lines = capsys.readouterr().out.splitlines()
