@@ -108,7 +108,19 @@ def server_note(summary: dict[str, Any]) -> str | None:
     points = server_points(summary)
     if not points:
         return None
-    parts = [_queue_onset(points, (summary.get("server") or {}).get("family", ""))]
+    server = summary.get("server") or {}
+    parts = [_queue_onset(points, server.get("family", ""))]
+    waited = ((server.get("series") or {}).get("waiting") or {}).get("max")
+    if waited and not any(_waiting(p) > 0 for p in points):
+        parts[0] = (
+            f"no drawn interval shows a queue, but a scrape between them saw {waited:g} waiting"
+        )
+    scrapes = server.get("samples")
+    if isinstance(scrapes, int) and len(points) < 0.9 * scrapes:  # more than the last one
+        parts.append(
+            f"{len(points)} of {scrapes} scrapes drawn (one per interval in which requests "
+            "finished)"
+        )
     kv = [p["server"]["kv_cache_usage"] for p in points if "kv_cache_usage" in p["server"]]
     if kv:
         parts.append(f"KV-cache use reaches {max(kv) * 100:.2f} %")

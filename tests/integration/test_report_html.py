@@ -93,7 +93,8 @@ def test_the_server_queue_is_drawn_under_the_saturation_curve_on_the_same_axes(t
     dom = rendered(tmp_path, page)
     assert_every_chart_drawn(dom, ids)
     reading = "from 3 users requests queue on the server (waiting &gt; 0, up to 4: "
-    assert reading + "llamacpp:requests_deferred); TTFT p99 81 ms without a queue" in dom
+    assert reading + "llamacpp:requests_deferred); 53 of 63 scrapes drawn" in dom
+    assert "TTFT p99 81 ms without a queue, 629 ms with one" in dom
     plots = dict(re.findall(r'id="chart-([\w-]+)".*?class="u-over" style="([^"]+)"', dom, re.S))
     assert plots["saturation"] == plots["server-users"]  # same left, top, width and height
     screenshot(tmp_path, page, "report-server.png")

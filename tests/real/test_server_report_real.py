@@ -57,7 +57,8 @@ def test_the_report_shows_the_queue_forming_where_ttft_rises(tmp_path):
     saturation = html[html.index('<section id="saturation">') : html.index('<section id="server">')]
     reading = re.search(
         r"from (\d+) users requests queue on the server \(waiting &gt; 0, up to (\d+): "
-        r"llamacpp:requests_deferred\); TTFT p99 ([\d,]+) ms without a queue, ([\d,]+) ms with one",
+        r"llamacpp:requests_deferred\);(?: \d+ of \d+ scrapes drawn [^;]*;)? "
+        r"TTFT p99 ([\d,]+) ms without a queue, ([\d,]+) ms with one",
         saturation,
     )
     assert reading, (saturation[:2000], seen)

@@ -151,3 +151,20 @@ def test_no_server_block_no_panel():
     s = base_summary()
     assert server_lines(s) == [] and server_charts(s) == []
     assert '<section id="server">' not in render_html(s)
+
+
+def test_scrapes_the_time_series_could_not_draw_are_said():
+    """A starved client (vLLM's CPU engine on the same 2 cores) or a slow /metrics: fewer
+    intervals than scrapes; a queue seen only between the drawn intervals is not hidden."""
+    s = with_server()
+    points = s["timeseries"]["points"]
+    for p in points:
+        p["server"]["waiting"] = 0
+    s["server"]["samples"] = 2 * len(points)
+    note = server_note(s)
+    assert note is not None and note.startswith(
+        f"no drawn interval shows a queue, but a scrape between them saw 3 waiting; "
+        f"{len(points)} of {2 * len(points)} scrapes drawn"
+    )
+    s["server"]["samples"] = len(points) + 1  # the last scrape, at the stop: not worth a word
+    assert "scrapes drawn" not in (server_note(s) or "")
