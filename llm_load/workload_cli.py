@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,20 +53,21 @@ _DATA_PATHS = (("prompts", "file"), ("prompts", "dataset", "file"), ("tools", "c
                ("trace", "file"))  # fmt: skip
 
 
-def _dist(text: str) -> str:
-    try:
-        parse_dist(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], str]:
+    """An argparse type that checks the text with `parse` and keeps the text (the flag's
+    value is parsed again where it becomes a scenario key)."""
+
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    return check
 
 
-def _range(text: str) -> str:
-    try:
-        parse_range(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
+_dist, _range, _warmup = _checked(parse_dist), _checked(parse_range), _checked(parse_warmup)
 
 
 def _turns(text: str) -> int:
@@ -74,14 +75,6 @@ def _turns(text: str) -> int:
         return parse_turns(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected N (>= 1) or all") from None
-
-
-def _warmup(text: str) -> str:
-    try:
-        parse_warmup(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
 
 
 # dest -> (metavar, type, help); the flag and its scenario key are in FLAG_KEYS.
