@@ -106,6 +106,10 @@ def test_a_signal_to_the_whole_group_loses_nothing(summary_path, tmp_path, sig):
     s = load(summary_path)
     t = s["totals"]
     assert s["interrupted"] is True and s["workers_lost"] == 0, err[-3000:]
-    assert t["requests"] + t["cancelled"] == len(truth) and t["failures"] == 0, (t, len(truth))
-    assert len(rows_path.read_text().splitlines()) == len(truth)
+    # Every request the server saw is counted, finished or cancelled; a request the signal
+    # cut while it was being sent is cancelled without having reached it (seen once in CI:
+    # 37 + 8 counted, 44 received).
+    counted = t["requests"] + t["cancelled"]
+    assert t["requests"] <= len(truth) <= counted and t["failures"] == 0, (t, len(truth))
+    assert len(rows_path.read_text().splitlines()) == counted
     assert out.count("LLM summary") == 1, out[-3000:]
